@@ -1,0 +1,1 @@
+"""The Cloudflare Worker: HTTP handling and effects around `shared_routing`."""
