@@ -34,7 +34,18 @@ class Services:
     defer: Callable[[Awaitable[Any]], None]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A verified GitHub webhook delivery with its decoded payload."""
+
+    id: str
+    event: str
+    payload: Mapping[str, Any]
+    received_at: float
+
+
 Handler = Callable[[Request, Services, Mapping[str, str]], Awaitable[Response]]
+EventHandler = Callable[[Delivery, Services], Awaitable[Response]]
 CronJob = Callable[[str, float, Services], Awaitable[None]]
 
 
@@ -53,12 +64,19 @@ class Router:
     """The table of routes and cron jobs, filled by each handler module."""
 
     routes: list[Route] = field(default_factory=list)
+    events: dict[str, EventHandler] = field(default_factory=dict)
     cron_jobs: list[CronJob] = field(default_factory=list)
 
-    def add(self, method: str, path: str, handler: Handler, auth: str = "bearer") -> None:
+    def add(
+        self, method: str, path: str, handler: Handler, auth: str = "bearer"
+    ) -> None:
         """Register `handler` for `method` on `path`; `{name}` captures a segment."""
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
         self.routes.append(Route(method, re.compile(f"^{regex}$"), handler, auth))
+
+    def add_event(self, event: str, handler: EventHandler) -> None:
+        """Register `handler` for verified webhook deliveries of `event`."""
+        self.events[event] = handler
 
     def add_cron(self, job: CronJob) -> None:
         """Register `job` to run on every cron trigger."""

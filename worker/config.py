@@ -36,7 +36,9 @@ class Config:
             webhook_secrets=parse_secrets(env.get("GITHUB_WEBHOOK_SECRET", "")),
             api_token=text("API_TOKEN"),
             github_token=text("GITHUB_TOKEN"),
-            github_api_url=(text("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/"),
+            github_api_url=(text("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip(
+                "/"
+            ),
             discord_webhook_url=text("DISCORD_WEBHOOK_URL"),
             allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         )
