@@ -24,12 +24,13 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 BRANCH_PREFIX = "refs/heads/"
 TAG_PREFIX = "refs/tags/"
 
-# GitHub lists at most 2048 commits in a push delivery; a push with more has
-# commits (and so paths) that the payload leaves out. The 20-commit cap in the
-# docs applies to timeline events of the Events API, not to webhook deliveries.
+# GitHub lists at most 2048 commits in a push delivery, so a push with more
+# leaves commits and their paths out of the payload. The 20-commit cap that the
+# same docs mention applies to Events API timeline events, not to deliveries
+# (GitHub's OpenAPI description of the push webhook, field `commits`).
 PUSH_COMMITS_MAX = 2048
 
-# A form body from GitHub has one field; more than this is not a webhook.
+# A GitHub form body has one field, so a body with more is not a delivery.
 _FORM_FIELDS_MAX = 16
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -54,7 +55,7 @@ ROUTE_REQUEST_FIELDS = (
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeSet:
-    """What one push, pull request or route request changed, as far as we can see.
+    """Changes of one push, pull request or route request, as far as the input shows.
 
     `paths` is stored sorted and without duplicates, and `files_seen` is its
     length. `branch` and `tag` default to the name taken from `ref`. When
@@ -127,7 +128,7 @@ def is_zero_sha(sha: str) -> bool:
 def decode_payload(body: bytes, content_type: str | None) -> dict[str, Any]:
     """Decode a webhook or API body into a JSON object.
 
-    Reads JSON, or a form body whose `payload` field holds the JSON (GitHub's
+    Reads JSON, or a form body whose `payload` field contains the JSON (GitHub's
     "application/x-www-form-urlencoded" content type). A missing content type
     reads as JSON. Raises UnsupportedMediaType for any other content type and
     BadRequest for a body that is not UTF-8, not JSON or not an object.
@@ -135,7 +136,7 @@ def decode_payload(body: bytes, content_type: str | None) -> dict[str, Any]:
     media_type, charset = _parse_content_type(content_type)
     if charset is not None and charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(
-            f"charset {show(charset)} is not supported; send UTF-8"
+            f"charset {show(charset)} is not supported (send UTF-8)"
         )
     text = _decode_utf8(body, "body")
     if media_type in ("", JSON_MEDIA_TYPE) or media_type.endswith("+json"):
@@ -144,8 +145,8 @@ def decode_payload(body: bytes, content_type: str | None) -> dict[str, Any]:
         value = _load_json(_form_payload(text), "payload field")
     else:
         raise UnsupportedMediaType(
-            f"content type {show(media_type)} is not supported; "
-            f"send {JSON_MEDIA_TYPE} or {FORM_MEDIA_TYPE}"
+            f"content type {show(media_type)} is not supported "
+            f"(send {JSON_MEDIA_TYPE} or {FORM_MEDIA_TYPE})"
         )
     if not isinstance(value, dict):
         raise wrong_type("body", "a JSON object", value)
@@ -167,7 +168,7 @@ def _decode_utf8(data: bytes, what: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadRequest(f"{what} is not valid UTF-8 at byte {error.start}") from error
-    # RFC 8259 lets a parser ignore a leading byte order mark; json.loads rejects it.
+    # RFC 8259 lets a parser ignore a leading byte order mark, which json.loads rejects.
     return text.removeprefix("\ufeff")
 
 
@@ -264,7 +265,7 @@ def parse_push(payload: Mapping[str, Any]) -> ChangeSet:
     """Build the change set of a `push` delivery.
 
     Paths are the union of every listed commit's added, removed and modified
-    files; a rename appears there as a removal plus an addition, so both names
+    files. A rename appears there as a removal plus an addition, so both names
     count. When `commits` is empty (a new branch or tag on an existing commit)
     the files of `head_commit` are used. A deleted ref changes no paths.
     """
@@ -408,8 +409,8 @@ def parse_route_request(data: Mapping[str, Any]) -> ChangeSet:
     unknown = sorted(repr(key) for key in body.data if key not in ROUTE_REQUEST_FIELDS)
     if unknown:
         raise BadRequest(
-            f"body has unknown fields {', '.join(unknown)}; "
-            f"known fields: {', '.join(ROUTE_REQUEST_FIELDS)}"
+            f"body has unknown fields {', '.join(unknown)} "
+            f"(known fields: {', '.join(ROUTE_REQUEST_FIELDS)})"
         )
     repository = _repository_name(body.text("repository"), "repository", body)
     ref = body.text("ref")

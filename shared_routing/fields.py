@@ -41,7 +41,7 @@ def show(value: str) -> str:
 
 
 def wrong_type(path: str, expected: str, value: Any) -> BadRequest:
-    """Return the error for a field at `path` that holds the wrong JSON type."""
+    """Return the error for a field at `path` whose value has the wrong JSON type."""
     return BadRequest(f"{path} must be {expected}, not {json_type(value)}")
 
 
@@ -63,7 +63,7 @@ class JsonObject:
         return self.data.get(key)
 
     def require(self, key: str) -> Any:
-        """Return the value of `key`; raise BadRequest when it is absent or null."""
+        """Return the value of `key`, raising BadRequest when it is absent or null."""
         value = self.data.get(key)
         if value is None:
             raise BadRequest(f"{self.field_path(key)} is missing")
@@ -117,7 +117,7 @@ class JsonObject:
         return JsonObject(value, self.field_path(key))
 
     def array(self, key: str) -> list[Any]:
-        """Return the array at `key`; an absent or null array reads as empty."""
+        """Return the array at `key`, or an empty list when it is absent or null."""
         value = self.data.get(key)
         if value is None:
             return []
@@ -126,7 +126,7 @@ class JsonObject:
         return list(value)
 
     def objects(self, key: str) -> list[JsonObject]:
-        """Return the array of objects at `key`; absent or null reads as empty."""
+        """Return the array of objects at `key`, empty when absent or null."""
         path = self.field_path(key)
         return [
             JsonObject(item, f"{path}[{index}]")
@@ -134,7 +134,7 @@ class JsonObject:
         ]
 
     def texts(self, key: str) -> list[str]:
-        """Return the array of non-empty strings at `key`; absent reads as empty."""
+        """Return the array of non-empty strings at `key`, empty when absent or null."""
         path = self.field_path(key)
         items = self.array(key)
         for index, item in enumerate(items):

@@ -38,8 +38,9 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[str]) ->
     """Raise SignatureError unless `header` is a valid signature of `body`.
 
     The signature must match one of `secrets`. Blank secrets are ignored, so a
-    list of blanks raises like an empty one. Hex digits are compared case-insensitively. Messages
-    name the problem but never contain a secret or a digest.
+    list of blanks raises like an empty one. Hex digits are compared
+    case-insensitively. Messages name the problem but never contain a secret or
+    a digest.
     """
     keys = [secret.encode("utf-8") for secret in secrets if secret]
     if not keys:
