@@ -9,7 +9,6 @@ Payload reference: https://docs.github.com/en/webhooks/webhook-events-and-payloa
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .errors import BadRequest, UnsupportedMediaType
-from .fields import JsonObject, show, wrong_type
+from .fields import JsonObject, load_json, show, wrong_type
 
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -140,9 +139,9 @@ def decode_payload(body: bytes, content_type: str | None) -> dict[str, Any]:
         )
     text = _decode_utf8(body, "body")
     if media_type in ("", JSON_MEDIA_TYPE) or media_type.endswith("+json"):
-        value = _load_json(text, "body")
+        value = load_json(text, "body")
     elif media_type == FORM_MEDIA_TYPE:
-        value = _load_json(_form_payload(text), "payload field")
+        value = load_json(_form_payload(text), "payload field")
     else:
         raise UnsupportedMediaType(
             f"content type {show(media_type)} is not supported "
@@ -196,28 +195,6 @@ def _form_payload(text: str) -> str:
     if len(values) > 1:
         raise BadRequest(f"form body has {len(values)} 'payload' fields, expected 1")
     return values[0]
-
-
-def _load_json(text: str, what: str) -> Any:
-    if not text.strip():
-        raise BadRequest(f"{what} is empty")
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise BadRequest(
-            f"{what} is not valid JSON: {error.msg} "
-            f"at line {error.lineno} column {error.colno}"
-        ) from error
-    except RecursionError as error:
-        raise BadRequest(f"{what} nests arrays or objects too deeply") from error
-    except ValueError as error:
-        # json.loads raises a plain ValueError for an integer longer than
-        # sys.get_int_max_str_digits() (4300 digits by default since 3.11).
-        raise BadRequest(f"{what} contains a number with too many digits") from error
-
-
-def _reject_constant(name: str) -> Any:
-    raise BadRequest(f"JSON does not allow {name}")
 
 
 # ---------------------------------------------------------------------------

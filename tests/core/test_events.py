@@ -24,6 +24,7 @@ from shared_routing.events import (
     parse_push,
     parse_route_request,
 )
+from shared_routing.fields import json_depth
 
 ZERO = "0" * 40
 SHA_A = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
@@ -494,7 +495,24 @@ def test_decode_nan_rejected() -> None:
 def test_decode_deep_nesting() -> None:
     body = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     message = bad_request(decode_payload, body, None)
-    assert message == "body nests arrays or objects too deeply"
+    assert message == "body nests arrays or objects deeper than 100"
+
+
+def test_decode_nesting_at_limit() -> None:
+    body = b"[" * 99 + b"{}" + b"]" * 99
+    with pytest.raises(BadRequest) as caught:
+        decode_payload(body, None)
+    assert str(caught.value) == "body must be a JSON object, not array"
+    too_deep = b"{" + body[:-99] + b"[]" + b"]" * 99 + b"}"
+    assert "deeper than 100" in bad_request(decode_payload, too_deep, None)
+
+
+def test_json_depth_ignores_string_contents() -> None:
+    assert json_depth('{"a": "[[[[", "b": [{"c": "\\"]]"}]}') == 3
+    assert json_depth("[]") == 1
+    assert json_depth('"plain"') == 0
+    text = '{"msg": "' + "[" * 500 + '", "x": [1]}'
+    assert json_depth(text) == 2
 
 
 def test_decode_huge_integer() -> None:
