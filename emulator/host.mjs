@@ -1,0 +1,299 @@
+// Offline local runtime for the Python Worker: Node 22 + npm Pyodide + the
+// real `workers` SDK + Miniflare KV, served over HTTP on 127.0.0.1.
+//
+//   node_modules/.bin/node emulator/host.mjs [--port 8787] [--env staging]
+//
+// Routes besides the Worker's own:
+//   GET  /__scheduled?cron=...&time=MS  runs the scheduled handler, like wrangler dev
+//   POST /__emulator/drain              waits for pending ctx.waitUntil work
+
+import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+import {
+  defaultVarsFile,
+  describeProject,
+  readVarsFile,
+  selectEnvironment,
+} from "./config.mjs";
+import { startKv } from "./kv.mjs";
+import { BackgroundWork, WAIT_UNTIL_LIMIT_MS, loadPython, loadWorker } from "./runtime.mjs";
+
+const EMULATOR_ROOT = path.resolve(import.meta.dirname, "..");
+// Cloudflare rejects request bodies over 100 MB on the Free and Pro plans:
+// https://developers.cloudflare.com/workers/platform/limits/
+const MAX_BODY_BYTES = 100 * 1024 * 1024;
+const USAGE = `usage: host.mjs [options]
+  --port N          port on 127.0.0.1 (default 8787; 0 picks a free port)
+  --persist DIR     where KV data is kept (default .emulator/kv in the project)
+  --env NAME        use [env.NAME] of wrangler.toml
+  --vars-file FILE  secrets as KEY=VALUE lines (default .dev.vars, or .dev.vars.NAME)
+  --config FILE     wrangler.toml to run (default: the one beside emulator/)
+  --python FILE     CPython that reads wrangler.toml (default .venv/bin/python)`;
+
+function say(message) {
+  process.stdout.write(`[emulator] ${message}\n`);
+}
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string", default: "8787" },
+      persist: { type: "string" },
+      env: { type: "string" },
+      "vars-file": { type: "string" },
+      config: { type: "string" },
+      python: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port must be an integer from 0 to 65535, got ${values.port}`);
+  }
+  const config = path.resolve(values.config ?? path.join(EMULATOR_ROOT, "wrangler.toml"));
+  const projectRoot = path.dirname(config);
+  return {
+    help: values.help,
+    port,
+    config,
+    projectRoot,
+    envName: values.env ?? "",
+    persist: path.resolve(values.persist ?? path.join(projectRoot, ".emulator", "kv")),
+    varsFile: values["vars-file"] ? path.resolve(values["vars-file"]) : null,
+    python: path.resolve(values.python ?? path.join(EMULATOR_ROOT, ".venv", "bin", "python")),
+  };
+}
+
+/** Build the Worker's env: wrangler vars, overridden by the secrets file. */
+function buildEnv(settings, options, kvBindings) {
+  const varsFile = options.varsFile ?? defaultVarsFile(options.projectRoot, options.envName);
+  const secrets = readVarsFile(varsFile, { required: options.varsFile !== null });
+  const names = Object.keys(secrets);
+  say(`secrets from ${varsFile}: ${names.length ? names.join(", ") : "none"}`);
+  return { ...settings.vars, ...secrets, ...kvBindings };
+}
+
+function bundleLayout(options, settings, sdkDir) {
+  const workerDir = path.resolve(options.projectRoot, path.dirname(settings.main));
+  const pythonModulesDir = path.join(options.projectRoot, "python_modules");
+  if (!existsSync(pythonModulesDir)) {
+    say(`WARNING: ${pythonModulesDir} is missing: run \`make python_modules/.built\``);
+  }
+  // Pyodide mounts only real directories, not symlinks to them.
+  return {
+    workerDir: realpathSync(workerDir),
+    mainModule: path.basename(settings.main, ".py"),
+    pythonModulesDir: existsSync(pythonModulesDir) ? realpathSync(pythonModulesDir) : null,
+    sdkDir: realpathSync(sdkDir),
+  };
+}
+
+function seconds(since) {
+  return ((performance.now() - since) / 1000).toFixed(2);
+}
+
+/** Start Miniflare and Pyodide side by side and import the Worker. */
+async function start(options) {
+  const started = performance.now();
+  const projectTask = describeProject(options.python, options.config).then((project) => ({
+    ...project,
+    settings: selectEnvironment(project.wrangler, options.envName, options.config),
+  }));
+  const kvTask = projectTask.then(async ({ settings }) => {
+    mkdirSync(options.persist, { recursive: true });
+    const kv = await startKv(settings.kvBindings, options.persist);
+    say(`KV ${settings.kvBindings.join(", ") || "(none)"} in ${options.persist} ` +
+      `(ready after ${seconds(started)} s)`);
+    return kv;
+  });
+  const pythonTask = loadPython().then((pyodide) => {
+    say(`Pyodide ${pyodide.version} loaded after ${seconds(started)} s`);
+    return pyodide;
+  });
+  const [project, kv, pyodide] = await Promise.allSettled([projectTask, kvTask, pythonTask]);
+  const failure = [project, kv, pyodide].find((result) => result.status === "rejected");
+  if (failure) {
+    if (kv.status === "fulfilled") await kv.value.dispose();
+    throw failure.reason;
+  }
+  const { settings, sdkDir } = project.value;
+  try {
+    const background = new BackgroundWork(pyodide.value, say);
+    const env = buildEnv(settings, options, kv.value.bindings);
+    const worker = loadWorker(pyodide.value, {
+      bundle: bundleLayout(options, settings, sdkDir),
+      env,
+      compatFlags: settings.compatibilityFlags,
+      background,
+    });
+    say(`Worker ${settings.name} (${settings.main}) imported after ${seconds(started)} s`);
+    return { worker, background, kv: kv.value, settings, started };
+  } catch (error) {
+    await kv.value.dispose();
+    throw error;
+  }
+}
+
+function readBody(request) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    request.on("data", (chunk) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    request.on("end", () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks)));
+    request.on("error", reject);
+  });
+}
+
+function toWebRequest(request, body, port) {
+  const headers = new Headers();
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    headers.append(request.rawHeaders[i], request.rawHeaders[i + 1]);
+  }
+  const host = request.headers.host ?? `127.0.0.1:${port}`;
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  return new Request(`http://${host}${request.url}`, {
+    method: request.method,
+    headers,
+    body: hasBody ? body : undefined,
+  });
+}
+
+async function writeWebResponse(response, webResponse) {
+  const body = Buffer.from(await webResponse.arrayBuffer());
+  for (const [name, value] of webResponse.headers) {
+    if (name !== "set-cookie") response.appendHeader(name, value);
+  }
+  for (const cookie of webResponse.headers.getSetCookie()) {
+    response.appendHeader("set-cookie", cookie);
+  }
+  const mayHaveBody = webResponse.status >= 200 && ![204, 304].includes(webResponse.status);
+  if (mayHaveBody && !response.hasHeader("content-length")) {
+    response.setHeader("content-length", body.length);
+  }
+  response.writeHead(webResponse.status, webResponse.statusText || undefined);
+  response.end(body);
+}
+
+function writeJson(response, status, data) {
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8" });
+  response.end(JSON.stringify(data));
+}
+
+async function runScheduled(app, url, response) {
+  const cron = url.searchParams.get("cron") ?? "";
+  const time = url.searchParams.get("time");
+  const scheduledTime = time === null ? Date.now() : Number(time);
+  if (!Number.isFinite(scheduledTime)) {
+    response.writeHead(400, { "content-type": "text/plain; charset=utf-8" });
+    response.end(`time must be milliseconds since the epoch, got ${JSON.stringify(time)}\n`);
+    return 400;
+  }
+  if (!app.settings.crons.includes(cron)) {
+    say(`note: cron ${JSON.stringify(cron)} is not among the configured triggers`);
+  }
+  await app.worker.scheduled(cron, scheduledTime);
+  response.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+  response.end("Ran scheduled event\n");
+  return 200;
+}
+
+async function drain(app, response) {
+  const before = { settled: app.background.settled, failed: app.background.failed };
+  const pending = await app.background.drain();
+  writeJson(response, 200, {
+    settled: app.background.settled - before.settled,
+    failed: app.background.failed - before.failed,
+    pending,
+  });
+  return 200;
+}
+
+async function dispatch(app, request, response, port) {
+  const body = await readBody(request);
+  if (body === null) {
+    writeJson(response, 413, { error: `body is larger than ${MAX_BODY_BYTES} bytes` });
+    return 413;
+  }
+  const url = new URL(request.url, `http://127.0.0.1:${port}`);
+  if (url.pathname === "/__scheduled") return await runScheduled(app, url, response);
+  if (url.pathname === "/__emulator/drain" && request.method === "POST") {
+    return await drain(app, response);
+  }
+  const webResponse = await app.worker.fetch(toWebRequest(request, body, port));
+  await writeWebResponse(response, webResponse);
+  return webResponse.status;
+}
+
+function serve(app, port) {
+  return http.createServer(async (request, response) => {
+    const begun = performance.now();
+    const pathname = request.url.split("?", 1)[0];
+    let status;
+    try {
+      status = await dispatch(app, request, response, port());
+    } catch (error) {
+      // The Worker maps its own errors, so this is a bug in the Worker or here.
+      process.stderr.write(`[emulator] uncaught error on ${request.method} ${pathname}:\n`);
+      process.stderr.write(`${error?.stack ?? error}\n`);
+      status = 500;
+      if (!response.headersSent) {
+        writeJson(response, 500, { error: "uncaught error in the Worker", code: "internal" });
+      } else {
+        response.destroy();
+      }
+    }
+    const ms = (performance.now() - begun).toFixed(1);
+    say(`${request.method} ${pathname} ${status} ${ms} ms`);
+  });
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(USAGE + "\n");
+    return;
+  }
+  const app = await start(options);
+  const server = serve(app, () => server.address().port);
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, "127.0.0.1", resolve);
+  });
+  const url = `http://127.0.0.1:${server.address().port}`;
+  say(`ready on ${url} (started in ${seconds(app.started)} s)`);
+
+  let stopping = false;
+  const stop = async (signal) => {
+    if (stopping) {
+      say(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    say(`${signal}: stopping`);
+    await new Promise((resolve) => server.close(resolve));
+    const left = await app.background.drain(WAIT_UNTIL_LIMIT_MS);
+    if (left > 0) say(`${left} waitUntil task(s) still pending after 30 s, dropped`);
+    await app.kv.dispose();
+    say("stopped");
+    process.exit(0);
+  };
+  for (const signal of ["SIGTERM", "SIGINT"]) {
+    // Miniflare (4.20260730.0) installs handlers that exit at once with
+    // 128 + signal; replace them so pending waitUntil work can finish first.
+    process.removeAllListeners(signal);
+    process.on(signal, () => stop(signal));
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`[emulator] failed to start: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});
