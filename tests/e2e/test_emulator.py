@@ -1,0 +1,391 @@
+"""The emulator runtime and worker/entry.py: KV, cron, waitUntil, fetch, logs.
+
+The tests drive the probe Worker (probe_api.py behind the real entry.py), so
+each runtime effect is checked on its own. Start-up time and request latency
+are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import socket
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import (
+    API_TOKEN,
+    HOST,
+    NODE,
+    PROJECT_ROOT,
+    WEBHOOK_SECRET,
+    Emulator,
+    MockServer,
+)
+
+pytestmark = pytest.mark.e2e
+
+MAX_BODY_BYTES = 25 * 1024 * 1024
+VARS_GITHUB_API_URL = "http://127.0.0.1:9/github-from-vars-file"
+
+
+@pytest.fixture(scope="module")
+def probe(start_emulator: Callable[..., Emulator], probe_config: Path) -> Emulator:
+    """The probe Worker in one emulator shared by this module's tests."""
+    return start_emulator(
+        config=probe_config, extra_vars={"GITHUB_API_URL": VARS_GITHUB_API_URL}
+    )
+
+
+def free_port() -> int:
+    """Return a port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# KV
+
+
+def test_kv_put_get_delete(probe: Emulator) -> None:
+    assert probe.request("PUT", "/probe/kv/kv-a", b"first").status == 200
+    assert probe.request("GET", "/probe/kv/kv-a").json() == {"value": "first"}
+    assert probe.request("DELETE", "/probe/kv/kv-a").status == 200
+    missing = probe.request("GET", "/probe/kv/kv-a")
+    assert missing.status == 404
+    assert missing.json()["code"] == "not_found"
+
+
+def test_kv_put_with_ttl(probe: Emulator) -> None:
+    assert probe.request("PUT", "/probe/kv/kv-ttl?ttl=3600", b"expiring").status == 200
+    assert probe.request("GET", "/probe/kv/kv-ttl").json() == {"value": "expiring"}
+
+
+def test_kv_ttl_below_minimum_is_a_bug(probe: Emulator) -> None:
+    reply = probe.request("PUT", "/probe/kv/kv-short?ttl=59", b"x")
+    assert reply.status == 500
+    probe.wait_for_log(r"ValueError: ttl_seconds for 'kv-short' is 59")
+
+
+def test_kv_list_follows_cursors(probe: Emulator) -> None:
+    names = [f"page:{index}" for index in range(5)]
+    for name in reversed(names):
+        assert probe.request("PUT", f"/probe/kv/{name}", b"v").status == 200
+    listing = probe.request("GET", "/probe/keys?prefix=page:&limit=2").json()
+    assert listing["keys"] == names
+    assert listing["pages"] == 3
+
+
+def test_kv_persists_across_restart(probe: Emulator) -> None:
+    assert probe.request("PUT", "/probe/kv/kept", b"before restart").status == 200
+    probe.restart()
+    assert probe.request("GET", "/probe/kv/kept").json() == {"value": "before restart"}
+
+
+# Cron triggers
+
+
+def test_scheduled_runs_cron_jobs(probe: Emulator) -> None:
+    reply = probe.scheduled("0 9 * * 1", time_ms=1_700_000_000_000)
+    assert reply.status == 200
+    assert reply.body == b"Ran scheduled event\n"
+    stored = json.loads(probe.request("GET", "/probe/kv/probe:cron").json()["value"])
+    assert stored == {"cron": "0 9 * * 1", "scheduled_time": 1_700_000_000.0}
+
+
+def test_scheduled_rejects_bad_time(probe: Emulator) -> None:
+    reply = probe.request("GET", "/__scheduled?cron=*+*+*+*+*&time=soon")
+    assert reply.status == 400
+    assert b'"soon"' in reply.body
+
+
+def test_failing_cron_job_is_logged(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    assert probe.scheduled("").status == 200
+    probe.wait_for_log(r"cron job record_cron failed for ''", after=mark)
+
+
+# ctx.waitUntil
+
+
+def test_wait_until_work_lands_after_response(
+    probe: Emulator, mock_server: MockServer
+) -> None:
+    mock_server.body = b"late value"
+    mock_server.gate.clear()
+    path = f"/probe/defer?key=deferred-1&hold={mock_server.url}/hold"
+    assert probe.request("POST", path).status == 202
+    # The deferred fetch is now waiting on the mock, after the response was sent.
+    mock_server.wait_for_requests(1)
+    assert probe.request("GET", "/probe/kv/deferred-1").status == 404
+    mock_server.gate.set()
+    counts = probe.drain()
+    assert counts["pending"] == 0
+    assert counts["settled"] >= 1
+    assert probe.request("GET", "/probe/kv/deferred-1").json() == {
+        "value": "late value"
+    }
+
+
+def test_failing_deferred_work_is_logged(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    hold = f"http://127.0.0.1:{free_port()}/refused"
+    assert probe.request("POST", f"/probe/defer?key=never&hold={hold}").status == 202
+    probe.drain()
+    probe.wait_for_log(r"ERROR router\.edge: deferred task failed", after=mark)
+    probe.wait_for_log(r"OutboundError: GET http://127\.0\.0\.1:\d+ failed", after=mark)
+    assert probe.request("GET", "/probe/kv/never").status == 404
+
+
+# Outgoing fetch
+
+
+def fetch_through(probe: Emulator, spec: dict[str, object]) -> tuple[int, dict]:
+    reply = probe.request("POST", "/probe/fetch", json.dumps(spec).encode())
+    return reply.status, reply.json()
+
+
+def test_fetch_reaches_local_server(probe: Emulator, mock_server: MockServer) -> None:
+    mock_server.status = 207
+    mock_server.body = b"multi"
+    mock_server.headers = {"content-type": "text/plain", "X-Reply": "yes"}
+    status, result = fetch_through(
+        probe,
+        {
+            "method": "POST",
+            "url": f"{mock_server.url}/hook?x=1",
+            "headers": {"x-from": "worker"},
+            "body": "ping",
+        },
+    )
+    assert status == 200
+    assert result["status"] == 207
+    assert result["body"] == "multi"
+    assert result["headers"]["x-reply"] == "yes"
+    [received] = mock_server.wait_for_requests(1)
+    assert received.method == "POST"
+    assert received.path == "/hook?x=1"
+    assert received.headers["x-from"] == "worker"
+    assert received.body == b"ping"
+
+
+def test_fetch_refused_raises_outbound_error(probe: Emulator) -> None:
+    port = free_port()
+    status, result = fetch_through(
+        probe, {"method": "GET", "url": f"http://127.0.0.1:{port}/secret-path"}
+    )
+    assert status == 502
+    assert result["type"] == "OutboundError"
+    assert result["error"].startswith(f"GET http://127.0.0.1:{port} failed")
+    assert "secret-path" not in result["error"]
+
+
+def test_fetch_timeout_raises_outbound_error(
+    probe: Emulator, mock_server: MockServer
+) -> None:
+    mock_server.gate.clear()
+    status, result = fetch_through(
+        probe, {"method": "GET", "url": f"{mock_server.url}/slow", "timeout": 0.5}
+    )
+    mock_server.gate.set()
+    assert status == 502
+    assert result["type"] == "OutboundError"
+
+
+# Requests and responses
+
+
+def test_raw_body_and_headers_reach_handler(probe: Emulator) -> None:
+    body = bytes(range(256)) * 3 + b"\r\n\x00tail"
+    reply = probe.request(
+        "POST",
+        "/probe/echo?x=1&x=2&empty=&q=a%20b",
+        body,
+        {"X-Custom-Header": "Value", "Content-Type": "application/octet-stream"},
+    )
+    seen = reply.json()
+    assert seen["length"] == len(body)
+    assert seen["sha256"] == hashlib.sha256(body).hexdigest()
+    assert seen["method"] == "POST"
+    assert seen["path"] == "/probe/echo"
+    assert seen["query"] == {"x": "1", "empty": "", "q": "a b"}
+    assert seen["headers"]["x-custom-header"] == "Value"
+    assert seen["headers"]["content-type"] == "application/octet-stream"
+
+
+def test_body_at_limit_is_accepted(probe: Emulator) -> None:
+    body = b"a" * MAX_BODY_BYTES
+    seen = probe.request("POST", "/probe/echo", body).json()
+    assert seen["length"] == MAX_BODY_BYTES
+    assert seen["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_body_over_limit_gets_413(probe: Emulator) -> None:
+    reply = probe.request("POST", "/probe/echo", b"a" * (MAX_BODY_BYTES + 1))
+    assert reply.status == 413
+    assert reply.json()["code"] == "payload_too_large"
+    assert reply.json()["limit"] == MAX_BODY_BYTES
+
+
+def chunks(total: int, size: int = 1024 * 1024) -> Iterator[bytes]:
+    for start in range(0, total, size):
+        yield b"b" * min(size, total - start)
+
+
+def test_chunked_body_over_limit_gets_413(probe: Emulator) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", probe.port, timeout=60)
+    try:
+        connection.request(
+            "POST", "/probe/echo", body=chunks(MAX_BODY_BYTES + 1), encode_chunked=True
+        )
+        response = connection.getresponse()
+        payload = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 413
+    assert (
+        payload["error"]
+        == f"body is {MAX_BODY_BYTES + 1} bytes; the limit is {MAX_BODY_BYTES}"
+    )
+
+
+def test_unknown_path_gets_json_404(probe: Emulator) -> None:
+    reply = probe.request("GET", "/no/such/endpoint")
+    assert reply.status == 404
+    assert reply.headers["content-type"].startswith("application/json")
+    assert reply.json() == {
+        "code": "not_found",
+        "error": "no endpoint at /no/such/endpoint",
+    }
+
+
+def test_handler_bug_gets_500_json(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    reply = probe.request("GET", "/probe/boom")
+    assert reply.status == 500
+    assert reply.json() == {"code": "internal", "error": "internal error"}
+    probe.wait_for_log(r"RuntimeError: probe handler failed on purpose", after=mark)
+
+
+def test_request_log_lines(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    headers = {"X-GitHub-Delivery": "d-1234", "X-GitHub-Event": "push"}
+    assert (
+        probe.request("GET", "/probe/config?token=hidden", headers=headers).status
+        == 200
+    )
+    probe.wait_for_log(
+        r"^INFO router\.edge: GET /probe/config 200 delivery='d-1234' event='push'$",
+        after=mark,
+    )
+    line = probe.wait_for_log(
+        r"^\[emulator\] GET /probe/config 200 \d+\.\d ms$", after=mark
+    )
+    assert "hidden" not in line
+
+
+def test_secrets_never_logged(probe: Emulator) -> None:
+    probe.request("GET", "/probe/config")
+    for line in probe.logs:
+        assert WEBHOOK_SECRET not in line
+        assert API_TOKEN not in line
+
+
+# Configuration
+
+
+def test_vars_file_overrides_wrangler_vars(probe: Emulator) -> None:
+    config = probe.request("GET", "/probe/config").json()
+    assert config == {
+        "environment": "development",
+        "github_api_url": VARS_GITHUB_API_URL,
+        "webhook_secrets": 1,
+        "api_token_set": True,
+    }
+
+
+def test_env_option_selects_environment(
+    start_emulator: Callable[..., Emulator], probe_config: Path
+) -> None:
+    staging = start_emulator(config=probe_config, env="staging")
+    config = staging.request("GET", "/probe/config").json()
+    assert config["environment"] == "staging"
+    assert config["github_api_url"] == "https://api.github.com"
+    assert staging.stop() == 0
+    staging.wait_for_log(r"^\[emulator\] stopped$")
+
+
+def run_host(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(NODE), str(HOST), *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_malformed_vars_file_stops_start(tmp_path: Path, probe_config: Path) -> None:
+    vars_file = tmp_path / "bad.vars"
+    vars_file.write_text("# secrets\nAPI_TOKEN=x\nnot an assignment\n")
+    result = run_host(
+        "--config", str(probe_config), "--port", "0",
+        "--persist", str(tmp_path / "kv"), "--vars-file", str(vars_file),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        f'{vars_file}:3: expected KEY=VALUE, got "not an assignment"' in result.stderr
+    )
+
+
+def test_unknown_environment_stops_start(tmp_path: Path, probe_config: Path) -> None:
+    result = run_host(
+        "--config", str(probe_config), "--env", "qa", "--persist", str(tmp_path / "kv")
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert 'environment "qa" is not defined' in result.stderr
+    assert "(defined: staging, production)" in result.stderr
+
+
+# Measurements (printed, not asserted)
+
+
+def latencies_ms(
+    probe: Emulator, send: Callable[[int], int], count: int
+) -> list[float]:
+    times = []
+    for index in range(count):
+        begun = time.perf_counter()
+        assert send(index) == 200
+        times.append((time.perf_counter() - begun) * 1000)
+    return sorted(times)
+
+
+def summary(times: list[float]) -> str:
+    p99 = times[min(len(times) - 1, round(len(times) * 0.99))]
+    return f"p50 {statistics.median(times):.1f} ms, p99 {p99:.1f} ms"
+
+
+def test_measure_start_and_latency(
+    probe: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_kv = latencies_ms(
+        probe, lambda i: probe.request("GET", "/probe/config").status, 50
+    )
+    kv_write = latencies_ms(
+        probe, lambda i: probe.request("PUT", f"/probe/kv/bench-{i}", b"v").status, 50
+    )
+    kv_read = latencies_ms(
+        probe, lambda i: probe.request("GET", f"/probe/kv/bench-{i}").status, 50
+    )
+    with capsys.disabled():
+        print(
+            f"\nemulator start-up {probe.start_seconds:.2f} s (spawn to ready);"
+            f" 50 sequential requests each: no KV {summary(no_kv)};"
+            f" KV put {summary(kv_write)}; KV get {summary(kv_read)}"
+        )
