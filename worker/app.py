@@ -113,11 +113,12 @@ def check_bearer(request: Request, config: Config) -> None:
 
 def build_router() -> Router:
     """Create the router with every handler module registered."""
-    from . import api, webhooks
+    from . import api, tracking, webhooks
 
     router = Router()
     webhooks.register(router)
     api.register(router)
+    tracking.register(router)
     return router
 
 

@@ -1,0 +1,509 @@
+"""Tests for build tracking: one write per delivery, rollup, metrics and API."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared_routing.errors import BadRequest, NotFound
+from tests.conftest import shared_fixture
+from tests.core.tracking_policy import rate_policy
+from tests.worker.fakes import MemoryStore, make_services, run
+from worker import rollup, tracking
+from worker.app import Delivery, Router
+from worker.http import Request
+
+POLICY: Any = rate_policy()
+NOW = 1_764_500_000.0  # 2025-11-30T10:13:20Z
+REPO = "POWERFULMOVES/PMOVES.AI"
+
+
+@pytest.fixture(autouse=True)
+def fixed_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def policy(services: Any) -> Any:
+        return POLICY
+
+    monkeypatch.setattr(tracking, "active_policy", policy)
+
+
+def iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_payload(
+    *,
+    run_id: int,
+    name: str,
+    attempt: int,
+    status: str,
+    labels: list[str],
+    runner: str | None,
+    created: float,
+    started: float | None = None,
+    completed: float | None = None,
+    conclusion: str | None = None,
+    sha: str = "a" * 40,
+) -> dict[str, Any]:
+    group = (
+        "GitHub Actions"
+        if runner and runner.startswith("GitHub Actions")
+        else "Default"
+    )
+    return {
+        "action": status,
+        "repository": {"full_name": REPO},
+        "workflow_job": {
+            "id": run_id * 100 + attempt,
+            "run_id": run_id,
+            "run_attempt": attempt,
+            "name": name,
+            "status": status,
+            "conclusion": conclusion,
+            "head_sha": sha,
+            "head_branch": "main",
+            "labels": labels,
+            "runner_name": runner,
+            "runner_group_name": group if runner else None,
+            "created_at": iso(created),
+            "started_at": iso(started if started is not None else created),
+            "completed_at": iso(completed) if completed is not None else None,
+            "workflow_name": "CI",
+        },
+    }
+
+
+async def deliver(services: Any, event: str, payload: Any, delivery_id: str) -> Any:
+    delivery = Delivery(delivery_id, event, payload, services.clock())
+    return await tracking.track_delivery(delivery, services)
+
+
+def at(services: Any, now: float) -> Any:
+    services.clock = lambda: now
+    return services
+
+
+async def call(services: Any, path: str, **query: str) -> Any:
+    router = Router()
+    tracking.register(router)
+    route, params = router.find("GET", path)
+    return await route.handler(Request("GET", path, query), services, params)
+
+
+def metric_lines(text: str) -> dict[str, float]:
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+# --- recorded payloads ------------------------------------------------------
+
+
+def recorded(event: str) -> list[tuple[str, dict[str, Any]]]:
+    folder = shared_fixture("github", event)
+    return [(p.name, json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+
+
+def test_delivery_costs_one_write_no_read() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    payloads = recorded("workflow_job") + recorded("workflow_run")
+    payloads += recorded("deployment_status")
+    for index, (_, payload) in enumerate(payloads):
+        event = next(k for k in rollup_events() if k in payload)
+        store.reset_counts()
+        response = run(deliver(services, event, payload, f"d{index}"))
+        assert response.status == 202
+        assert store.ops == Counter({"put": 1})
+    print(
+        f"\nKV ops per tracked delivery: reads=0 writes=1 ({len(payloads)} deliveries)"
+    )
+    assert all(ttl == rollup.EVENT_TTL_SECONDS for ttl in store.ttls.values())
+
+
+def rollup_events() -> tuple[str, ...]:
+    return ("workflow_job", "workflow_run", "deployment_status")
+
+
+def test_redelivery_writes_same_key() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    _, payload = recorded("workflow_job")[0]
+    run(deliver(services, "workflow_job", payload, "same"))
+    first = dict(store.data)
+    run(deliver(services, "workflow_job", payload, "same"))
+    assert store.data == first
+
+
+def test_invalid_payload_counted_and_raised() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    with pytest.raises(BadRequest, match="payload.workflow_job is missing"):
+        run(
+            deliver(services, "workflow_job", {"repository": {"full_name": "a/b"}}, "x")
+        )
+    (key,) = store.keys("ev:")
+    assert ":workflow_job:invalid:-:x" in key
+
+
+def test_recorded_replay_exact_counts() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliveries = []
+    for event in rollup_events():
+        for name, payload in recorded(event):
+            deliveries.append((event, name, payload))
+    rng = random.Random(7)
+    replay = deliveries + rng.sample(deliveries, 5)
+    rng.shuffle(replay)
+    for event, name, payload in replay:
+        run(deliver(services, event, payload, f"{event}/{name}"))
+    stats = run(rollup.run_rollup(services, POLICY))
+    assert stats["new"] == len(deliveries)
+    text = run(call(services, "/metrics")).body.decode()
+    values = metric_lines(text)
+    # One job finished: "linters" on GitHub Actions, 10:34:58 to 10:38:16
+    # (198 s, 4 started minutes), queued from 10:33:58 (60 s). Two recorded
+    # completions disagree (success, failure) at the same time: failure wins.
+    assert (
+        values['pmoves_ci_jobs_total{runner="github-hosted",conclusion="failure"}'] == 1
+    )
+    assert (
+        'pmoves_ci_jobs_total{runner="github-hosted",conclusion="success"}'
+        not in values
+    )
+    assert values['pmoves_ci_build_duration_seconds_sum{runner="github-hosted"}'] == 198
+    assert values['pmoves_ci_queue_time_seconds_sum{runner="github-hosted"}'] == 60
+    assert values['pmoves_ci_billed_minutes_total{runner="github-hosted"}'] == 4
+    assert (
+        values['pmoves_ci_estimated_cost_dollars{runner="github-hosted"}'] == 4 * 0.006
+    )
+    assert values['pmoves_ci_builds_total{kind="run",conclusion="success"}'] == 1
+    assert values['pmoves_ci_builds_total{kind="deployment",conclusion="success"}'] == 1
+    tracked = values[
+        'pmoves_ci_webhook_deliveries_total{event="workflow_job",result="tracked"}'
+    ]
+    assert tracked == 5
+    assert (
+        values[
+            'pmoves_ci_webhook_deliveries_total{event="workflow_run",result="tracked"}'
+        ]
+        == 3
+    )
+    builds = run(call(services, "/api/builds")).json()["builds"]
+    kinds = Counter((b["kind"], b["status"]) for b in builds)
+    # linters, Analyze, update and the waiting job; one run; one deployment.
+    assert kinds == Counter(
+        {
+            ("job", "completed"): 1,
+            ("job", "in_progress"): 1,
+            ("job", "queued"): 1,
+            ("job", "waiting"): 1,
+            ("run", "completed"): 1,
+            ("deployment", "completed"): 1,
+        }
+    )
+
+
+# --- generated histories ----------------------------------------------------
+
+POOLS = {
+    "vps": (["self-hosted", "vps"], "vps-runner-1"),
+    "kvm2": (["self-hosted", "vps", "kvm2", "backup"], "kvm2-runner-1"),
+    "ai-lab": (["self-hosted", "ai-lab", "gpu"], "ai-lab-gpu"),
+    "github-hosted": (["ubuntu-latest"], "GitHub Actions 3"),
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The truth about one generated job attempt."""
+
+    run_id: int
+    name: str
+    attempt: int
+    pool: str
+    queue: int
+    duration: int
+    conclusion: str
+    created: float
+
+
+def expected_cost_micros(a: Attempt) -> tuple[int, int, int]:
+    minutes = max(1, math.ceil(a.duration / 60))
+    baseline = round(minutes * 0.006 * 1e6)
+    if a.pool == "github-hosted":
+        return minutes, baseline, baseline
+    if a.pool == "vps":
+        return minutes, round(0.001 * 1e6 * a.duration / 60), baseline
+    return minutes, 0, baseline
+
+
+def payloads_of(a: Attempt) -> list[dict[str, Any]]:
+    labels, runner = POOLS[a.pool]
+    common = {
+        "run_id": a.run_id,
+        "name": a.name,
+        "attempt": a.attempt,
+        "labels": labels,
+        "created": a.created,
+    }
+    started = a.created + a.queue
+    done = started + a.duration
+    return [
+        job_payload(status="queued", runner=None, **common),
+        job_payload(status="in_progress", runner=runner, started=started, **common),
+        job_payload(
+            status="completed",
+            runner=runner,
+            started=started,
+            completed=done,
+            conclusion=a.conclusion,
+            **common,
+        ),
+    ]
+
+
+attempts = st.builds(
+    lambda run_id, name, attempt, pool, queue, duration, conclusion, offset: Attempt(
+        run_id, name, attempt, pool, queue, duration, conclusion, NOW - offset
+    ),
+    st.integers(1, 4),
+    st.sampled_from(["build", "test", "lint (3.12)"]),
+    st.integers(1, 3),
+    st.sampled_from(sorted(POOLS)),
+    st.integers(0, 900),
+    st.integers(0, 5000),
+    st.sampled_from(["success", "failure", "cancelled"]),
+    st.integers(6000, 40000),
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    history=st.lists(
+        attempts,
+        min_size=1,
+        max_size=12,
+        unique_by=lambda a: (a.run_id, a.name, a.attempt),
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    runs=st.integers(1, 4),
+)
+def test_generated_history_exact_totals(
+    history: list[Attempt], seed: int, runs: int
+) -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    rng = random.Random(seed)
+    messages = [
+        (f"{a.run_id}-{a.name}-{a.attempt}-{i}", p)
+        for a in history
+        for i, p in enumerate(payloads_of(a))
+    ]
+    replay = messages + [rng.choice(messages) for _ in range(len(messages) // 2)]
+    rng.shuffle(replay)
+    # Deliver in `runs` batches with a rollup after each, 5 minutes apart.
+    batches = [replay[i::runs] for i in range(runs)]
+    for index, batch in enumerate(batches):
+        clock = NOW + index * 300
+        at(services, clock)
+        for delivery_id, payload in batch:
+            run(deliver(services, "workflow_job", payload, delivery_id))
+        run(rollup.run_rollup(services, POLICY))
+    # A repeated rollup changes nothing.
+    run(rollup.run_rollup(services, POLICY))
+    values = metric_lines(run(call(services, "/metrics")).body.decode())
+
+    want_jobs: Counter[tuple[str, str]] = Counter()
+    want: dict[str, Counter[str]] = {p: Counter() for p in POOLS}
+    for a in history:
+        minutes, cost, baseline = expected_cost_micros(a)
+        want_jobs[(a.pool, a.conclusion)] += 1
+        want[a.pool].update(
+            {
+                "duration": a.duration,
+                "queue": a.queue,
+                "count": 1,
+                "minutes": minutes,
+                "cost": cost,
+                "baseline": baseline,
+            }
+        )
+    for (pool, conclusion), n in want_jobs.items():
+        assert (
+            values[f'pmoves_ci_jobs_total{{runner="{pool}",conclusion="{conclusion}"}}']
+            == n
+        )
+    for pool, totals in want.items():
+        label = f'{{runner="{pool}"}}'
+        assert (
+            values[f"pmoves_ci_build_duration_seconds_count{label}"] == totals["count"]
+        )
+        assert (
+            values[f"pmoves_ci_build_duration_seconds_sum{label}"] == totals["duration"]
+        )
+        assert values[f"pmoves_ci_queue_time_seconds_sum{label}"] == totals["queue"]
+        assert values[f"pmoves_ci_runner_assignments{label}"] == totals["count"]
+        assert values[f"pmoves_ci_billed_minutes_total{label}"] == totals["minutes"]
+        assert values[f"pmoves_ci_estimated_cost_dollars{label}"] == pytest.approx(
+            totals["cost"] / 1e6, abs=1e-12
+        )
+        assert values[f"pmoves_ci_baseline_cost_dollars{label}"] == pytest.approx(
+            totals["baseline"] / 1e6, abs=1e-12
+        )
+    distinct = len({d for d, _ in messages})
+    assert (
+        values[
+            'pmoves_ci_webhook_deliveries_total{event="workflow_job",result="tracked"}'
+        ]
+        == distinct
+    )
+
+
+# --- rollup state -------------------------------------------------------------
+
+
+def deliver_finished_job(services: Any, delivery: str, pool: str = "kvm2") -> None:
+    a = Attempt(7, "build", 1, pool, 30, 120, "success", NOW - 600)
+    run(deliver(services, "workflow_job", payloads_of(a)[2], delivery))
+
+
+def test_lost_scan_state_does_not_double_count() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1")
+    run(rollup.run_rollup(services, POLICY))
+    first = store.json(rollup.SNAPSHOT_KEY)["pools"]
+    # A stale read of the scan state looks like no state at all.
+    run(store.delete(rollup.SCAN_KEY))
+    run(rollup.run_rollup(services, POLICY))
+    assert store.json(rollup.SNAPSHOT_KEY)["pools"] == first
+    assert first["kvm2"]["conclusions"] == {"success": 1}
+
+
+def test_fallback_against_stored_decision() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    decision = {
+        "pool": "vps",
+        "routed_pool": "vps",
+        "labels": ["self-hosted", "vps"],
+        "decided_at": NOW - 900,
+    }
+    run(store.put(f"decision:{'a' * 40}:g1", json.dumps(decision)))
+    a = Attempt(8, "build", 1, "vps", 30, 120, "success", NOW - 600)
+    payload = payloads_of(a)[2]
+    payload["workflow_job"]["runner_name"] = "kvm2-runner-9"
+    run(deliver(services, "workflow_job", payload, "d1"))
+    run(rollup.run_rollup(services, POLICY))
+    values = metric_lines(run(call(services, "/metrics")).body.decode())
+    assert values['pmoves_ci_fallbacks_total{routed_pool="vps",runner="kvm2"}'] == 1
+    builds = run(call(services, "/api/builds")).json()["builds"]
+    assert builds[0]["fallback"] is True
+    assert builds[0]["pool"] == "kvm2"
+
+
+def test_closed_days_keep_totals() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1")
+    run(rollup.run_rollup(services, POLICY))
+    before = store.json(rollup.SNAPSHOT_KEY)
+    later = NOW + 5 * rollup.DAY
+    at(services, later)
+    run(rollup.run_rollup(services, POLICY))
+    run(store.delete(rollup.CLOSED_KEY))  # must not happen, but is recoverable
+    after = store.json(rollup.SNAPSHOT_KEY)
+    assert after["pools"] == before["pools"]
+    assert after["deliveries"] == before["deliveries"]
+    day = rollup.day_of(NOW)
+    assert "totals" in store.json(rollup.agg_key(day, "pool:kvm2"))
+    assert after["daily"][day]["kvm2"]["jobs"] == 1
+
+
+def test_rollup_op_counts_per_delivery() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    count = 0
+    for run_id in range(1, 21):
+        a = Attempt(run_id, "build", 1, "vps", 20, 200, "success", NOW - 900)
+        for i, payload in enumerate(payloads_of(a)):
+            run(deliver(services, "workflow_job", payload, f"{run_id}-{i}"))
+            count += 1
+    store.reset_counts()
+    run(rollup.run_rollup(services, POLICY))
+    ops = dict(store.ops)
+    reads = ops.get("get", 0) + ops.get("list", 0)
+    print(
+        f"\nrollup of {count} deliveries (20 jobs): {ops}; "
+        f"{reads / count:.2f} reads and {ops.get('put', 0) / count:.2f} writes"
+        " per delivery"
+    )
+    assert ops.get("put", 0) <= 20 + 10
+    store.reset_counts()
+    run(rollup.run_rollup(services, POLICY))
+    print(f"idle rollup: {dict(store.ops)}")
+    assert store.ops.get("put", 0) <= 3
+
+
+# --- API ----------------------------------------------------------------------
+
+
+def test_builds_filters_and_detail() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1", pool="kvm2")
+    a = Attempt(9, "test", 1, "ai-lab", 10, 60, "failure", NOW - 300)
+    run(deliver(services, "workflow_job", payloads_of(a)[1], "d2"))
+    run(rollup.run_rollup(services, POLICY))
+    every = run(call(services, "/api/builds")).json()
+    assert every["count"] == 2
+    in_progress = run(call(services, "/api/builds", status="in_progress")).json()
+    assert [b["name"] for b in in_progress["builds"]] == ["test"]
+    kvm2 = run(call(services, "/api/builds", pool="kvm2")).json()["builds"]
+    assert [b["conclusion"] for b in kvm2] == ["success"]
+    assert run(call(services, "/api/builds", repository="x/y")).json()["count"] == 0
+    detail = run(call(services, f"/api/builds/{kvm2[0]['id']}")).json()
+    assert detail["attempts"][0]["duration_seconds"] == 120
+    assert detail["attempts"][0]["queue_seconds"] == 30
+    with pytest.raises(NotFound):
+        run(call(services, "/api/builds/j-1-0123456789"))
+    with pytest.raises(BadRequest, match="status must be one of"):
+        run(call(services, "/api/builds", status="done"))
+    with pytest.raises(BadRequest, match="since="):
+        run(call(services, "/api/builds", since="last week"))
+
+
+def test_costs_since_with_fixed_cost() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1", pool="vps")
+    run(rollup.run_rollup(services, POLICY))
+    day = rollup.day_of(NOW)
+    costs = run(call(services, "/api/costs", since=day)).json()
+    vps = costs["pools"]["vps"]
+    assert vps["jobs"] == 1
+    assert vps["billed_minutes"] == 2
+    assert vps["estimated_cost"] == 0.002
+    assert vps["baseline_cost"] == 0.012
+    period = NOW - rollup.day_start(day)
+    assert vps["fixed_cost"] == round(20.0 * period / (365.2425 / 12 * 86400), 6)
+    assert costs["total"]["jobs"] == 1
+    assert costs["pools"]["ai-lab"]["jobs"] == 0
