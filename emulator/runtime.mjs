@@ -11,6 +11,9 @@ const HOST_MOUNTS = "/host";
 const SESSION_DIR = "/session/metadata";
 // How long pending waitUntil work may run after a response; workerd allows 30 s.
 export const WAIT_UNTIL_LIMIT_MS = 30_000;
+// Extensions of the files wrangler uploads from the main module's folder:
+// Python modules, text, data and WebAssembly.
+const MODULE_EXTENSIONS = new Set([".py", ".txt", ".html", ".sql", ".bin", ".wasm"]);
 // The SDK imports its own JS helpers under this prefix (workers-runtime-sdk 1.9.5).
 const SDK_JS_PREFIX = "python_modules/workers/";
 
@@ -143,18 +146,34 @@ function mountBundle(pyodide, { workerDir, pythonModulesDir, sdkDir }) {
   const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
   pyodide.mountNodeFS(`${sitePackages}/workers`, sdkDir);
 
-  // wrangler uploads the files of the main module's folder at the bundle root
-  // and python_modules/ beside them; link each so the layout matches workerd's.
+  // wrangler uploads the module files of the main module's folder at the
+  // bundle root and python_modules/ beside them; link each so the layout
+  // matches workerd's and files wrangler would leave out are absent here too.
   FS.mkdirTree(SESSION_DIR);
-  for (const entry of readdirSync(workerDir)) {
-    if (entry.startsWith(".") || entry === "__pycache__") continue;
-    FS.symlink(`${HOST_MOUNTS}/worker/${entry}`, `${SESSION_DIR}/${entry}`);
+  for (const file of moduleFiles(workerDir)) {
+    FS.mkdirTree(path.posix.dirname(`${SESSION_DIR}/${file}`));
+    FS.symlink(`${HOST_MOUNTS}/worker/${file}`, `${SESSION_DIR}/${file}`);
   }
   if (pythonModulesDir !== null) {
     pyodide.mountNodeFS(`${HOST_MOUNTS}/python_modules`, pythonModulesDir);
     FS.symlink(`${HOST_MOUNTS}/python_modules`, `${SESSION_DIR}/python_modules`);
   }
   pyodide.runPython(`import sys; sys.path.insert(0, "${HOST_MOUNTS}/emulator")`);
+}
+
+/**
+ * List the files under `dir` that wrangler 4.164 uploads by its default module
+ * rules for a Python Worker, as paths relative to `dir`.
+ * NOTE: `rules` in wrangler.toml are not read; the project sets none.
+ */
+function moduleFiles(dir) {
+  const files = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !MODULE_EXTENSIONS.has(path.extname(entry.name))) continue;
+    const file = path.relative(dir, path.join(entry.parentPath, entry.name));
+    if (!file.split(path.sep).includes("__pycache__")) files.push(file);
+  }
+  return files;
 }
 
 function registerRuntimeModules(pyodide, { env, compatFlags, background, sdkDir }) {
