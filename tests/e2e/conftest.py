@@ -79,27 +79,37 @@ def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
     return start_emulator()
 
 
+# Appended to the probe's copy of app.py: the later definition replaces the
+# real build_router, so the probe runs no project handler modules at all.
+PROBE_ROUTER = """
+
+def build_router() -> Router:
+    \"\"\"Create the probe Worker's router (added by tests/e2e/conftest.py).\"\"\"
+    from . import probe_api
+
+    router = Router()
+    probe_api.register(router)
+    return router
+"""
+
+
 @pytest.fixture(scope="session")
 def probe_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Lay out the probe Worker and return its wrangler.toml.
 
-    It is the project's `worker/` with probe_api.py as `api.py` and no webhook
-    handlers, beside the project's own wrangler.toml and python_modules/.
+    It is a copy of the project's `worker/` whose router holds only the routes
+    of probe_api.py, beside the project's own wrangler.toml and python_modules/.
     """
     _check_prerequisites()
     root = tmp_path_factory.mktemp("probe")
     shutil.copy(PROJECT_ROOT / "wrangler.toml", root / "wrangler.toml")
+    worker = root / "worker"
     shutil.copytree(
-        PROJECT_ROOT / "worker",
-        root / "worker",
-        ignore=shutil.ignore_patterns("__pycache__"),
+        PROJECT_ROOT / "worker", worker, ignore=shutil.ignore_patterns("__pycache__")
     )
-    shutil.copy(PROBE_API, root / "worker" / "api.py")
-    (root / "worker" / "webhooks.py").write_text(
-        '"""The probe Worker handles no webhooks."""\n\n\n'
-        "def register(router):\n"
-        '    """Register nothing."""\n'
-    )
+    shutil.copy(PROBE_API, worker / "probe_api.py")
+    with (worker / "app.py").open("a") as app:
+        app.write(PROBE_ROUTER)
     (root / "python_modules").symlink_to(PYTHON_MODULES, target_is_directory=True)
     return root / "wrangler.toml"
 

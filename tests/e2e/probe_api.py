@@ -1,9 +1,9 @@
 """Routes of the probe Worker, which tests the runtime through `worker/entry.py`.
 
-The e2e fixture copies the project's `worker/` folder, puts this file in place
-of `api.py` and an empty `webhooks.py` beside it, and runs the copy in the
-emulator. The routes expose each runtime effect (KV, outgoing fetch,
-waitUntil, cron, the raw request) so tests can check them one by one.
+The e2e fixture `probe_config` copies the project's `worker/` folder, adds
+this file, makes `build_router()` register only these routes, and runs the
+copy in the emulator. The routes expose each runtime effect (KV, outgoing
+fetch, waitUntil, cron, the raw request) so tests can check them one by one.
 """
 
 from __future__ import annotations
