@@ -454,10 +454,13 @@ def _money_and_counts(
             family.sample(n, runner=pool, conclusion=conclusion)
 
     family = _Family(
-        lines, "billed_minutes_total", "counter", "Minutes billed per started minute."
+        lines,
+        "billed_seconds_total",
+        "counter",
+        "Run time as GitHub bills it: every started minute counts as 60 s.",
     )
     for pool in pools:
-        family.sample(per_pool[pool].billed_minutes, runner=pool)
+        family.sample(per_pool[pool].billed_minutes * 60, runner=pool)
 
     family = _Family(
         lines,

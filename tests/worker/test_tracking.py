@@ -186,7 +186,7 @@ def test_recorded_replay_exact_counts() -> None:
     )
     assert values['pmoves_ci_build_duration_seconds_sum{runner="github-hosted"}'] == 198
     assert values['pmoves_ci_queue_time_seconds_sum{runner="github-hosted"}'] == 60
-    assert values['pmoves_ci_billed_minutes_total{runner="github-hosted"}'] == 4
+    assert values['pmoves_ci_billed_seconds_total{runner="github-hosted"}'] == 4 * 60
     assert (
         values['pmoves_ci_estimated_cost_dollars{runner="github-hosted"}'] == 4 * 0.006
     )
@@ -361,7 +361,9 @@ def test_generated_history_exact_totals(
         )
         assert values[f"pmoves_ci_queue_time_seconds_sum{label}"] == totals["queue"]
         assert values[f"pmoves_ci_runner_assignments{label}"] == totals["count"]
-        assert values[f"pmoves_ci_billed_minutes_total{label}"] == totals["minutes"]
+        assert (
+            values[f"pmoves_ci_billed_seconds_total{label}"] == totals["minutes"] * 60
+        )
         assert values[f"pmoves_ci_estimated_cost_dollars{label}"] == pytest.approx(
             totals["cost"] / 1e6, abs=1e-12
         )
