@@ -13,7 +13,7 @@ CORE_SOURCES := $(shell find shared_routing -name '*.py' -o -name '*.toml')
 dev: install python_modules/.built .dev.vars
 	$(NODE) emulator/host.mjs --port $(PORT)
 
-test: install python_modules/.built build/pyodide-site/.built
+test: install python_modules/.built build/pyodide-site/.built build/prometheus/.installed
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-pyodide
 
@@ -65,6 +65,22 @@ build/pyodide-site/.built: $(VENV)/.installed
 		--only-binary=:all: --implementation py --python-version 3.14 --platform any \
 		pytest hypothesis wcmatch
 	touch $@
+
+# Prometheus and promtool (Debian package, about 96 MB installed) for
+# tests/e2e/test_prometheus.py. Installed only when missing and we are root;
+# otherwise that test skips and says why. Without systemd the package's
+# service is not started.
+build/prometheus/.installed:
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && \
+		apt-get install -y -q --no-install-recommends prometheus </dev/null; \
+	else \
+		echo "prometheus is missing and installing it needs root: its e2e test will skip"; \
+	fi
+	@if command -v prometheus >/dev/null; then mkdir -p $(@D) && touch $@; fi
 
 .dev.vars:
 	cp .dev.vars.example .dev.vars
