@@ -3,6 +3,9 @@
 
 PYTHON ?= python3
 PORT ?= 8787
+# wrangler.toml environment for `make dev` and `make bundle`: staging or
+# production; empty means the top level.
+WORKER_ENV ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 NODE := node_modules/.bin/node
@@ -11,7 +14,7 @@ CORE_SOURCES := $(shell find shared_routing -name '*.py' -o -name '*.toml')
 .PHONY: dev test test-python test-pyodide bench bundle lint install clean
 
 dev: install python_modules/.built .dev.vars
-	$(NODE) emulator/host.mjs --port $(PORT)
+	$(NODE) emulator/host.mjs --port $(PORT) $(if $(WORKER_ENV),--env $(WORKER_ENV))
 
 test: install python_modules/.built build/pyodide-site/.built build/prometheus/.installed
 	$(PY) -m pytest
@@ -28,7 +31,8 @@ bench: install python_modules/.built build/pyodide-site/.built
 
 bundle: install python_modules/.built
 	rm -rf build/bundle
-	$(NODE) node_modules/wrangler/bin/wrangler.js deploy --dry-run --outdir build/bundle
+	WRANGLER_SEND_METRICS=false $(NODE) node_modules/wrangler/bin/wrangler.js \
+		deploy --dry-run --outdir build/bundle --env="$(WORKER_ENV)"
 
 lint: install
 	$(PY) -m ruff check shared_routing worker tests bench
