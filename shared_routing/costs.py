@@ -6,7 +6,7 @@ uses up to the nearest whole minute on GitHub-hosted runners
 (https://docs.github.com/en/billing/reference/actions-minute-multipliers);
 `billed_minutes` follows that. A self-hosted pool costs a fixed monthly amount
 plus an optional marginal per-minute amount, counted on the exact run time
-because nobody rounds it.
+because no bill rounds it.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def dollars_to_micros(dollars: float) -> int:
 
 @dataclass(frozen=True)
 class JobCost:
-    """What one finished job cost, and what the all-GitHub-hosted baseline would."""
+    """The estimated cost of one finished job and its all-GitHub-hosted baseline."""
 
     billed_minutes: int
     cost_micros: int
@@ -174,10 +174,10 @@ def routed_pool(decision: Mapping[str, Any] | None) -> str | None:
 def is_routed_job(
     state: AttemptState, wanted: str | None, decision: Mapping[str, Any] | None
 ) -> bool:
-    """Return True when a job asked for the labels its commit's decision handed out.
+    """Return True when a job requested the labels its commit's decision returned.
 
-    A workflow also has jobs that do not use the routed labels (the job that
-    asks the router, for one); only the routed ones can fall back.
+    A workflow also has jobs that do not use the routed labels, such as the job
+    that requests the labels from the router, and only routed jobs can fall back.
     """
     if decision is None:
         return False

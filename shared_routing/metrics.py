@@ -2,7 +2,7 @@
 
 Durations and queue times go into a log-bucketed histogram: 8 buckets per
 doubling above 1 s, one bucket below. A quantile is read as the geometric middle
-of the bucket that holds its rank, clamped to the observed minimum and maximum,
+of the bucket that contains its rank, clamped to the observed minimum and maximum,
 so its relative error is at most 2**(1/16) - 1 (about 4.4 %). Histograms merge
 by adding bucket counts, so per-day aggregates sum into totals exactly.
 Text format: https://prometheus.io/docs/instrumenting/exposition_formats/
@@ -115,7 +115,7 @@ class Histogram:
 
 @dataclass(frozen=True)
 class Contribution:
-    """What one finished job attempt adds to its pool's aggregate."""
+    """The share of one finished job attempt in its pool's aggregate."""
 
     pool: str
     conclusion: str
@@ -292,7 +292,7 @@ def add_counts(into: dict[str, int], other: Mapping[str, int]) -> dict[str, int]
 
 @dataclass(frozen=True)
 class PoolInfo:
-    """What the policy says about a pool, for gauges next to the job metrics."""
+    """The policy's figures for one pool, shown as gauges next to the job metrics."""
 
     kind: str
     capacity: int | None

@@ -456,7 +456,7 @@ def totals_of_agg(
 
 @dataclass
 class DayTotals:
-    """What one day's aggregates add up to."""
+    """The sum of one day's aggregates."""
 
     pools: dict[str, PoolTotals] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)

@@ -94,8 +94,8 @@ async def record_delivery(
 async def track_delivery(delivery: Delivery, services: Services) -> Response:
     """Record a workflow_job, workflow_run or deployment_status delivery.
 
-    A payload that does not parse is recorded as "invalid" and answered 400
-    with the field path that is wrong.
+    A payload that does not parse is recorded as "invalid" and rejected with
+    400 and the field path that is wrong.
     """
     try:
         obs = parse_tracked(delivery.event, delivery.payload)
