@@ -61,8 +61,11 @@ RESCAN_SECONDS = 900
 # days are closed into the running totals. A job finishing on a closed day
 # (a delivery more than two days late) counts on the oldest open day.
 OPEN_DAYS = 3
-# Bounds the KV operations of one run; the rest waits for the next run.
-MAX_NEW_KEYS_PER_RUN = 400
+# Bounds the KV operations of one run (Workers allow 1000 per invocation);
+# the rest waits for the next run.
+MAX_NEW_KEYS_PER_RUN = 300
+# Without a scan state (the first run), the rollup looks back one day.
+FIRST_LOOKBACK_SECONDS = DAY
 DAILY_HISTORY_DAYS = 400
 
 SCAN_KEY = "rollup:scan"
@@ -238,7 +241,9 @@ async def run_rollup(
     scan = await job.cache.get(SCAN_KEY) or {}
     recent: dict[str, str] = dict(scan.get("recent", {}))
     through = scan.get("through")
-    start = (float(through) - RESCAN_SECONDS) if through else now - EVENT_TTL_SECONDS
+    start = (
+        (float(through) - RESCAN_SECONDS) if through else now - FIRST_LOOKBACK_SECONDS
+    )
     listed = [k for k in await list_event_keys(services.store, start, now)]
     new = [p for p in map(parse_event_key, listed) if p and p.key not in recent]
     new = new[:MAX_NEW_KEYS_PER_RUN]

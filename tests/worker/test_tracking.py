@@ -509,3 +509,19 @@ def test_costs_since_with_fixed_cost() -> None:
     assert vps["fixed_cost"] == round(20.0 * period / (365.2425 / 12 * 86400), 6)
     assert costs["total"]["jobs"] == 1
     assert costs["pools"]["ai-lab"]["jobs"] == 0
+
+
+def test_backlog_spans_several_rollups() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    jobs = 120
+    for run_id in range(1, jobs + 1):
+        a = Attempt(run_id, "build", 1, "vps", 20, 200, "success", NOW - 900)
+        for i, payload in enumerate(payloads_of(a)):
+            run(deliver(services, "workflow_job", payload, f"{run_id}-{i}"))
+    first = run(rollup.run_rollup(services, POLICY))
+    assert first["new"] == rollup.MAX_NEW_KEYS_PER_RUN
+    second = run(rollup.run_rollup(services, POLICY, NOW + 300))
+    assert second["new"] == 3 * jobs - rollup.MAX_NEW_KEYS_PER_RUN
+    pools = store.json(rollup.SNAPSHOT_KEY)["pools"]
+    assert pools["vps"]["conclusions"] == {"success": jobs}
