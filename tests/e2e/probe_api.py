@@ -32,6 +32,7 @@ def register(router: Router) -> None:
     router.add("POST", "/probe/echo", echo, auth="none")
     router.add("GET", "/probe/config", show_config, auth="none")
     router.add("GET", "/probe/boom", boom, auth="none")
+    router.add("GET", "/probe/bad-status", bad_status, auth="none")
     router.add_cron(record_cron)
 
 
@@ -161,6 +162,13 @@ async def boom(
 ) -> Response:
     """Fail the way a handler bug would."""
     raise RuntimeError("probe handler failed on purpose")
+
+
+async def bad_status(
+    request: Request, services: Services, params: Mapping[str, str]
+) -> Response:
+    """Return a status no HTTP response can have, so converting it fails."""
+    return Response(999, b"never sent")
 
 
 async def record_cron(cron: str, scheduled_time: float, services: Services) -> None:

@@ -272,6 +272,17 @@ def test_handler_bug_gets_500_json(probe: Emulator) -> None:
     probe.wait_for_log(r"RuntimeError: probe handler failed on purpose", after=mark)
 
 
+def test_uncaught_worker_error_gets_500_json(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    reply = probe.request("GET", "/probe/bad-status")
+    assert reply.status == 500
+    assert reply.json() == {"code": "internal", "error": "uncaught error in the Worker"}
+    probe.wait_for_log(
+        r"^\[emulator\] uncaught error on GET /probe/bad-status:$", after=mark
+    )
+    probe.wait_for_log(r"RangeError", after=mark)
+
+
 def test_request_log_lines(probe: Emulator) -> None:
     mark = len(probe.logs)
     headers = {"X-GitHub-Delivery": "d-1234", "X-GitHub-Event": "push"}
@@ -318,6 +329,61 @@ def test_env_option_selects_environment(
     assert config["github_api_url"] == "https://api.github.com"
     assert staging.stop() == 0
     staging.wait_for_log(r"^\[emulator\] stopped$")
+
+
+def parse_dev_vars(text: str) -> dict[str, str]:
+    """Parse `text` with the emulator's .dev.vars reader (emulator/config.mjs)."""
+    script = (
+        'import { parseDevVars } from "./emulator/config.mjs";'
+        "process.stdout.write(JSON.stringify(parseDevVars(process.argv[1], 'v')));"
+    )
+    result = subprocess.run(
+        [str(NODE), "--input-type=module", "-e", script, text],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    values: dict[str, str] = json.loads(result.stdout)
+    return values
+
+
+DEV_VARS_CASES = [
+    ("A=1\n", {"A": "1"}),
+    ("# comment\n\nA = spaced value  \n", {"A": "spaced value"}),
+    ("export A=x\r\nB=y\r\n", {"A": "x", "B": "y"}),
+    ("A=value # comment\n", {"A": "value"}),
+    ("A=value#not-a-comment\n", {"A": "value#not-a-comment"}),
+    ('A="a # b"\n', {"A": "a # b"}),
+    ('A="line\\nbreak \\"quoted\\""\n', {"A": 'line\nbreak "quoted"'}),
+    ("A='raw\\n'\n", {"A": "raw\\n"}),
+    ('A="first\nsecond"\nB=2\n', {"A": "first\nsecond", "B": "2"}),
+    ("A=\n", {"A": ""}),
+    ("A=1\nA=2\n", {"A": "2"}),
+    ("A=s1,s2\n", {"A": "s1,s2"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DEV_VARS_CASES)
+def test_dev_vars_parsing(text: str, expected: dict[str, str]) -> None:
+    assert parse_dev_vars(text) == expected
+
+
+def test_dev_vars_unclosed_quote_names_line() -> None:
+    script = (
+        'import { parseDevVars } from "./emulator/config.mjs";'
+        "parseDevVars('A=1\\nB=\"open\\n', 'secrets.vars');"
+    )
+    result = subprocess.run(
+        [str(NODE), "--input-type=module", "-e", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert 'secrets.vars:2: B has no closing "' in result.stderr
 
 
 def run_host(*args: str) -> subprocess.CompletedProcess[str]:
