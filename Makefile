@@ -67,7 +67,7 @@ build/pyodide-site/.built: $(VENV)/.installed
 	rm -rf build/pyodide-site
 	$(PY) -m pip install --quiet --no-compile --target build/pyodide-site \
 		--only-binary=:all: --implementation py --python-version 3.14 --platform any \
-		pytest hypothesis wcmatch
+		pytest hypothesis wcmatch prometheus-client
 	touch $@
 
 # Prometheus and promtool (Debian package, about 96 MB installed) for
