@@ -4,8 +4,9 @@
 //   node_modules/.bin/node emulator/pyodide-pytest.mjs tests/core [pytest args]
 //
 // The project and ../shared are mounted at their host paths, so paths the
-// tests compute from __file__ match; build/pyodide-site holds the pure-Python
-// wheels (pytest, hypothesis, wcmatch). The exit code is pytest's.
+// tests compute from __file__ match. build/pyodide-site contains the
+// pure-Python wheels (pytest, hypothesis, wcmatch, prometheus-client). The exit
+// code is pytest's.
 
 import { existsSync } from "node:fs";
 import path from "node:path";

@@ -13,6 +13,7 @@ import json
 import socket
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,6 +196,20 @@ def test_fetch_timeout_raises_outbound_error(
     mock_server.gate.set()
     assert status == 502
     assert result["type"] == "OutboundError"
+
+
+def test_requests_run_concurrently(probe: Emulator, mock_server: MockServer) -> None:
+    mock_server.gate.clear()
+    results: list[tuple[int, dict]] = []
+    spec = {"method": "GET", "url": f"{mock_server.url}/held"}
+    held = threading.Thread(target=lambda: results.append(fetch_through(probe, spec)))
+    held.start()
+    mock_server.wait_for_requests(1)
+    # The first request waits on the mock; another one is answered meanwhile.
+    assert probe.request("GET", "/probe/config").status == 200
+    mock_server.gate.set()
+    held.join(timeout=60)
+    assert [status for status, _ in results] == [200]
 
 
 # Requests and responses
