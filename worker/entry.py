@@ -196,10 +196,17 @@ def _query_from(text: str) -> dict[str, str]:
     return query
 
 
-def _quoted(value: str | None) -> str:
-    if value is None:
-        return "-"
-    return repr(value[:LOG_VALUE_CHARS])
+def _delivery_fields(headers: Mapping[str, str]) -> str:
+    """Return " delivery='...' event='...'" for the GitHub headers present."""
+    fields = ""
+    for label, header in (
+        ("delivery", "x-github-delivery"),
+        ("event", "x-github-event"),
+    ):
+        value = headers.get(header)
+        if value is not None:
+            fields += f" {label}={value[:LOG_VALUE_CHARS]!r}"
+    return fields
 
 
 class Default(WorkerEntrypoint):
@@ -230,14 +237,8 @@ class Default(WorkerEntrypoint):
             response = json_response(
                 500, {"error": "internal error", "code": "internal"}
             )
-        log.info(
-            "%s %s %d delivery=%s event=%s",
-            method,
-            head.path,
-            response.status,
-            _quoted(headers.get("x-github-delivery")),
-            _quoted(headers.get("x-github-event")),
-        )
+        fields = _delivery_fields(headers)
+        log.info("%s %s %d%s", method, head.path, response.status, fields)
         return _to_workers_response(response)
 
     async def _answer(

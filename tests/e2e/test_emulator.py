@@ -301,10 +301,8 @@ def test_uncaught_worker_error_gets_500_json(probe: Emulator) -> None:
 def test_request_log_lines(probe: Emulator) -> None:
     mark = len(probe.logs)
     headers = {"X-GitHub-Delivery": "d-1234", "X-GitHub-Event": "push"}
-    assert (
-        probe.request("GET", "/probe/config?token=hidden", headers=headers).status
-        == 200
-    )
+    reply = probe.request("GET", "/probe/config?token=hidden", headers=headers)
+    assert reply.status == 200
     probe.wait_for_log(
         r"^INFO router\.edge: GET /probe/config 200 delivery='d-1234' event='push'$",
         after=mark,
@@ -313,6 +311,12 @@ def test_request_log_lines(probe: Emulator) -> None:
         r"^\[emulator\] GET /probe/config 200 \d+\.\d ms$", after=mark
     )
     assert "hidden" not in line
+
+
+def test_request_log_line_without_github_headers(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    assert probe.request("GET", "/probe/keys?prefix=none:").status == 200
+    probe.wait_for_log(r"^INFO router\.edge: GET /probe/keys 200$", after=mark)
 
 
 def test_secrets_never_logged(probe: Emulator) -> None:
