@@ -15,12 +15,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .lifecycle import AttemptState
-
-if TYPE_CHECKING:
-    from .policy import Policy
+from .policy import Policy
 
 MICROS_PER_DOLLAR = 1_000_000
 GITHUB_HOSTED = "github-hosted"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .costs import (
     MICROS_PER_DOLLAR,
@@ -24,9 +24,7 @@ from .costs import (
     runner_pool,
 )
 from .lifecycle import AttemptState
-
-if TYPE_CHECKING:
-    from .policy import Policy
+from .policy import Policy
 
 BUCKETS_PER_DOUBLING = 8
 QUANTILES = (0.5, 0.9, 0.99)

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared_routing.lifecycle import (
     EntityRecord,
@@ -39,12 +39,10 @@ from shared_routing.metrics import (
     pool_infos,
     snapshot_to_dict,
 )
+from shared_routing.policy import Policy
 
 from .app import Services
 from .store import KeyValueStore, get_json, put_json
-
-if TYPE_CHECKING:
-    from shared_routing.policy import Policy
 
 log = logging.getLogger("router")
 

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared_routing.costs import MICROS_PER_DOLLAR, fixed_cost_micros
 from shared_routing.errors import BadRequest, NotFound
@@ -25,9 +25,11 @@ from shared_routing.metrics import (
     render_metrics,
     snapshot_from_dict,
 )
+from shared_routing.policy import Policy
 
 from .app import Delivery, Router, Services
 from .http import PROMETHEUS_CONTENT_TYPE, Request, Response, json_response
+from .policies import load_active_policy
 from .rollup import (
     DAY,
     EVENT_TTL_SECONDS,
@@ -42,9 +44,6 @@ from .rollup import (
     run_rollup,
 )
 from .store import get_json
-
-if TYPE_CHECKING:
-    from shared_routing.policy import Policy
 
 _EVENT_NAME = re.compile(r"[a-z_]{1,64}")
 _RESULT = re.compile(r"[a-z_]{1,32}")
@@ -133,8 +132,6 @@ async def track_delivery(delivery: Delivery, services: Services) -> Response:
 
 async def active_policy(services: Services) -> Policy:
     """Return the policy in force: the uploaded one, or the default policy."""
-    from .policies import load_active_policy
-
     return (await load_active_policy(services.store)).policy
 
 

@@ -18,6 +18,7 @@ from shared_routing.costs import (
     runner_pool,
 )
 from shared_routing.lifecycle import AttemptState
+from shared_routing.policy import default_policy
 from tests.core.tracking_policy import rate_policy
 
 POLICY: Any = rate_policy()
@@ -157,3 +158,25 @@ def test_routed_job_by_labels_or_pool() -> None:
         state(labels=("ubuntu-latest",)), "github-hosted", decision
     )
     assert not is_routed_job(state(), "vps", None)
+
+
+@pytest.mark.parametrize(
+    ("labels", "pool"),
+    [
+        (["self-hosted", "ai-lab", "gpu"], "ai-lab"),
+        (["self-hosted", "vps"], "vps"),
+        (["self-hosted", "vps", "cloudstartup", "staging"], "cloudstartup"),
+        (["self-hosted", "vps", "kvm4", "production"], "kvm4"),
+        (["self-hosted", "vps", "kvm2", "backup"], "kvm2"),
+        (["ubuntu-latest"], "github-hosted"),
+    ],
+)
+def test_default_policy_pools_by_labels(labels: list[str], pool: str) -> None:
+    assert requested_pool(labels, default_policy()) == pool
+
+
+def test_default_policy_linux_rate() -> None:
+    cost = job_cost(198.0, "github-hosted", default_policy())
+    assert cost.billed_minutes == 4
+    assert cost.cost_micros == 4 * 6_000
+    assert cost.baseline_micros == 4 * 6_000
