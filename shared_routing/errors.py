@@ -6,6 +6,7 @@ that detects bad input raises the matching subclass and never builds a response.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -77,3 +78,47 @@ class Unprocessable(RouterError):
 
     status = 422
     code = "unprocessable"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a policy file: where it is and what is wrong."""
+
+    source: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return (
+            f"{where}: {self.key}: {self.message}"
+            if self.key
+            else f"{where}: {self.message}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form: source, line, key and message."""
+        return {
+            "source": self.source,
+            "line": self.line,
+            "key": self.key,
+            "message": self.message,
+        }
+
+
+class PolicyInvalid(Unprocessable):
+    """A policy file has problems; `problems` lists every one of them."""
+
+    code = "invalid_policy"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        summary = "; ".join(str(problem) for problem in problems[:3])
+        more = f"; and {count - 3} more" if count > 3 else ""
+        super().__init__(
+            f"policy has {count} {noun}: {summary}{more}",
+            problems=[problem.to_dict() for problem in problems],
+        )
+        self.problems = problems
