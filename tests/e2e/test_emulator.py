@@ -1,8 +1,8 @@
 """The emulator runtime and worker/entry.py: KV, cron, waitUntil, fetch, logs.
 
-The tests drive the probe Worker (probe_api.py behind the real entry.py), so
-each runtime effect is checked on its own. Start-up time and request latency
-are printed, not asserted.
+Most tests drive the probe Worker (probe_api.py behind the real entry.py), so
+each runtime effect is checked on its own. The last ones drive the project's
+Worker. Start-up time and request latency are printed, not asserted.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from e2e_support import (
     WEBHOOK_SECRET,
     Emulator,
     MockServer,
+    webhook_headers,
 )
 
 pytestmark = pytest.mark.e2e
@@ -474,3 +475,32 @@ def test_measure_start_and_latency(
             f" 50 sequential requests each: no KV {summary(no_kv)};"
             f" KV put {summary(kv_write)}; KV get {summary(kv_read)}"
         )
+
+
+# The project's Worker
+
+
+def test_project_unknown_path_gets_json_404(emulator: Emulator) -> None:
+    reply = emulator.request("GET", "/no/such/endpoint")
+    assert reply.status == 404
+    assert reply.json()["code"] == "not_found"
+
+
+def test_project_health(emulator: Emulator) -> None:
+    reply = emulator.request("GET", "/health")
+    assert reply.status == 200
+    assert reply.json()["status"] == "ok"
+    # The built-in policy is package data (TOML) inside python_modules.
+    assert reply.json()["policy_source"] == "built-in"
+
+
+def test_project_signed_ping(emulator: Emulator) -> None:
+    body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
+    headers = webhook_headers(body, "ping", "e2e-ping-1")
+    reply = emulator.request("POST", "/webhook/github", body, headers)
+    assert reply.status == 200, reply.body
+    assert reply.json()["event"] == "ping"
+    forged = dict(headers, **{"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    rejected = emulator.request("POST", "/webhook/github", body, forged)
+    assert rejected.status == 401
+    assert rejected.json()["code"] == "invalid_signature"
