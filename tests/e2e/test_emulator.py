@@ -431,7 +431,8 @@ def test_malformed_vars_file_stops_start(tmp_path: Path, probe_config: Path) -> 
 
 def test_unknown_environment_stops_start(tmp_path: Path, probe_config: Path) -> None:
     result = run_host(
-        "--config", str(probe_config), "--env", "qa", "--persist", str(tmp_path / "kv")
+        "--config", str(probe_config), "--env", "qa", "--port", "0",
+        "--persist", str(tmp_path / "kv"),
     )  # fmt: skip
     assert result.returncode == 1
     assert 'environment "qa" is not defined' in result.stderr
