@@ -170,6 +170,9 @@ def _config_from_env(env: Any) -> Config:
     """Build the config from the env's string values, once per isolate."""
     global _config
     if _config is None:
+        # The SDK's env wrapper keeps the JS env as `_env` and cannot list names
+        # (workers-runtime-sdk 1.9.5). NOTE: that workerd's env lists vars and
+        # secrets as own properties is checked only in the emulator.
         raw = getattr(env, "_env", env)
         values = {}
         for name in js.Object.keys(raw):
