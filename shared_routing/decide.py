@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import ChangeSet
-from .matching import GlobList, PathSet, Selection
+from .matching import GlobList, PathSet, Selection, plan_needles
 from .policy import Policy, Pool, Rule
 
 # Changed paths listed per rule in a trace before "and N more".
@@ -102,6 +102,19 @@ class _CompiledRule:
     message_tags: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _CompiledPolicy:
+    rules: tuple[_CompiledRule, ...]
+    # Needles that reuse a shorter needle's scan; see `plan_needles`.
+    plan: dict[str, str]
+
+
+def _compile(policy: Policy) -> _CompiledPolicy:
+    rules = _compile_rules(policy)
+    needles = [needle for rule in rules for needle in rule.paths.needles()]
+    return _CompiledPolicy(rules, plan_needles(needles))
+
+
 def _compile_rules(policy: Policy) -> tuple[_CompiledRule, ...]:
     return tuple(
         _CompiledRule(
@@ -135,13 +148,14 @@ class _Verdict:
 class _Context:
     change: ChangeSet
     policy: Policy
+    plan: dict[str, str]
     messages: tuple[str, ...]
     _paths: PathSet | None = field(default=None)
 
     @property
     def paths(self) -> PathSet:
         if self._paths is None:
-            self._paths = PathSet(self.change.paths)
+            self._paths = PathSet(self.change.paths, self.plan)
         return self._paths
 
 
@@ -153,10 +167,12 @@ def decide(
     if change.deleted:
         return _nothing_to_build(change, policy, trace)
 
-    context = _Context(change, policy, tuple(m.casefold() for m in change.messages))
+    compiled_policy = policy.derived("decide", _compile)
+    messages = tuple(message.casefold() for message in change.messages)
+    context = _Context(change, policy, compiled_policy.plan, messages)
     rule: Rule | None = None
     possible = refused = False
-    for compiled in policy.derived("decide.rules", _compile_rules):
+    for compiled in compiled_policy.rules:
         verdict = _evaluate(compiled, context)
         trace.append(f"rule {compiled.rule.name}: {verdict.detail}")
         refused = refused or verdict.refused_for_truncation

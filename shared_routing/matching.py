@@ -27,7 +27,7 @@ import functools
 import itertools
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import bracex
@@ -65,6 +65,9 @@ _NEGATION_SCAN_THRESHOLD = 64
 
 # Lines a needle scan collects before a pass over every path takes over.
 _SCAN_HITS_MIN = 64
+
+# Shortest needle, without its `\n`, that other needles may share a scan of.
+_PLAN_BASE_MIN = 4
 
 # Selected paths tested against later negations before a list gives up on
 # stopping early.
@@ -161,12 +164,25 @@ class PathSet:
 
     Lines found per needle and paths selected per pattern are cached, so a
     pattern or literal that several rules share costs one scan per change set.
+    `plan` (from `plan_needles`) lets a needle reuse the lines of a shorter
+    needle it contains, in place of a scan of its own.
     """
 
-    __slots__ = ("paths", "_sorted", "_blob", "_irregular", "_lines", "_selected")
+    __slots__ = (
+        "paths",
+        "_sorted",
+        "_blob",
+        "_irregular",
+        "_lines",
+        "_selected",
+        "_plan",
+    )
 
-    def __init__(self, paths: Iterable[str]) -> None:
+    def __init__(
+        self, paths: Iterable[str], plan: Mapping[str, str] | None = None
+    ) -> None:
         self.paths: tuple[str, ...] = tuple(paths)
+        self._plan: Mapping[str, str] = plan or {}
         ordered = sorted(self.paths)
         blob = "\n" + "\n".join(ordered) + "\n" if ordered else "\n"
         irregular: tuple[str, ...] = ()
@@ -216,7 +232,14 @@ class PathSet:
         if lines is not None:
             return lines
         core = needle.strip("\n")
-        if needle.startswith("\n"):
+        base = self._plan.get(needle)
+        if base is not None:
+            found = self._find(base)
+            if needle.endswith("\n"):
+                lines = [line for line in found if line.endswith(core)]
+            else:
+                lines = [line for line in found if core in line]
+        elif needle.startswith("\n"):
             lines = _with_prefix(self._sorted, core)
             if needle.endswith("\n"):
                 lines = [line for line in lines if line == core]
@@ -289,6 +312,38 @@ def _scan(blob: str, needle: str) -> Iterator[str]:
         pos = find(needle, end)
 
 
+def plan_needles(needles: Iterable[str]) -> dict[str, str]:
+    """Map needles to shorter needles of the same set that find all their lines.
+
+    A line that contains `docker-compose.cuda` contains `compose`, so when both
+    are needed one scan for `compose` serves both. A needle that starts a line
+    is left out because sorted ranges find it without a scan. Bases shorter
+    than _PLAN_BASE_MIN characters would match too many lines to pay off.
+    """
+    unique = sorted({needle for needle in needles if needle}, key=len)
+    bases = [
+        needle
+        for needle in unique
+        if not needle.startswith("\n") and len(needle.strip("\n")) >= _PLAN_BASE_MIN
+    ]
+    plan: dict[str, str] = {}
+    for needle in unique:
+        if needle.startswith("\n"):
+            continue
+        core = needle.strip("\n")
+        for base in bases:
+            if len(base) >= len(needle):
+                break
+            if base.endswith("\n"):
+                fits = needle.endswith("\n") and core.endswith(base[:-1])
+            else:
+                fits = base in core
+            if fits:
+                plan[needle] = base
+                break
+    return plan
+
+
 class GlobList:
     """An ordered list of patterns where a later pattern overrides an earlier one.
 
@@ -310,6 +365,15 @@ class GlobList:
 
     def __len__(self) -> int:
         return len(self.patterns)
+
+    def needles(self) -> set[str]:
+        """Return the literals this list searches for, for `plan_needles`."""
+        return {
+            variant.needle
+            for entry in self.patterns
+            for variant in entry.glob.variants
+            if variant.needle
+        }
 
     def test(self, value: str) -> bool:
         """Return whether `value` matches the list."""

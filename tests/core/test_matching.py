@@ -16,6 +16,7 @@ from shared_routing.matching import (
     PathSet,
     compile_glob,
     glob_problem,
+    plan_needles,
 )
 from tests.conftest import shared_fixture
 
@@ -219,6 +220,43 @@ def test_glob_list_stops_at_first_survivor() -> None:
     full = globs.select(paths)
     assert full.paths == {"README.md", "src/x.py"}
     assert full.complete
+
+
+def test_plan_needles_shares_scans() -> None:
+    needles = ["compose", "docker-compose.cuda", "Dockerfile\n", ".cuda.Dockerfile\n"]
+    needles += ["\ndocs/", "abc", "xabcx", ".md\n", "md\n"]
+    assert plan_needles(needles) == {
+        "docker-compose.cuda": "compose",
+        ".cuda.Dockerfile\n": "Dockerfile\n",
+    }
+
+
+def test_planned_selection_equals_unplanned() -> None:
+    lists = [
+        GlobList(["**/{docker-,}compose.{cuda,gpu}*.{yml,yaml}", "!**/docs/**"]),
+        GlobList(["**/{docker-,}compose*.{yml,yaml}", "**/*.Dockerfile"]),
+        GlobList(["**/Dockerfile", "**/*.cuda.Dockerfile"]),
+    ]
+    plan = plan_needles(needle for globs in lists for needle in globs.needles())
+    assert plan["docker-compose.cuda"] == "compose"
+    paths = [
+        "docker-compose.yml",
+        "x/docker-compose.cuda.yml",
+        "docs/compose.gpu.yaml",
+        "compose.gpu12.yaml",
+        "composer.json",
+        "a/Dockerfile",
+        "b/app.cuda.Dockerfile",
+        "c/Dockerfile.md",
+    ]
+    planned = PathSet(paths, plan)
+    plain = PathSet(paths)
+    for globs in lists:
+        assert globs.select(planned).paths == globs.select(plain).paths
+    assert lists[0].select(planned).paths == {
+        "x/docker-compose.cuda.yml",
+        "compose.gpu12.yaml",
+    }
 
 
 @pytest.mark.parametrize(
