@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +9,7 @@ from shared_routing import __version__
 from shared_routing.decide import decide, decision_to_dict
 from shared_routing.errors import BadRequest, NotFound
 from shared_routing.events import parse_route_request
+from shared_routing.fields import load_json
 from shared_routing.policy import policy_to_dict
 
 from .app import Router, Services
@@ -53,14 +53,10 @@ def read_json_body(request: Request) -> Any:
             f"body is {len(request.body)} bytes; the limit is {MAX_JSON_BYTES}"
         )
     try:
-        return json.loads(request.body)
+        text = request.body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadRequest(f"body is not valid UTF-8 at byte {error.start}") from error
-    except json.JSONDecodeError as error:
-        raise BadRequest(
-            f"body is not valid JSON: {error.msg} "
-            f"at line {error.lineno} column {error.colno}"
-        ) from error
+    return load_json(text, "body")
 
 
 async def health(

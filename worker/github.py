@@ -10,13 +10,13 @@ which the policy routes conservatively.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from urllib.parse import quote
 
 from shared_routing.errors import RouterError
 from shared_routing.events import ChangeSet, parse_pr_files_page
+from shared_routing.fields import load_json
 
 from .app import Services
 from .outbound import OutboundError
@@ -95,6 +95,7 @@ async def _fetch_page(change: ChangeSet, page: int, services: Services) -> list[
     if reply.status != 200:
         raise ListingFailed(f"page {page} answered HTTP {reply.status}")
     try:
-        return parse_pr_files_page(json.loads(reply.body))
-    except (ValueError, RouterError) as error:
+        text = reply.body.decode("utf-8")
+        return parse_pr_files_page(load_json(text, f"page {page}"))
+    except (UnicodeDecodeError, RouterError) as error:
         raise ListingFailed(f"page {page} is not a file listing: {error}") from error
