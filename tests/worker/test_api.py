@@ -177,3 +177,10 @@ def test_pool_status_rejects_unknown_pool():
     )
     assert response.status == 422
     assert "gpu-farm" in response.json()["error"]
+
+
+def test_route_rejects_deeply_nested_json():
+    body = b"[" * 20_000 + b"]" * 20_000
+    response = call("POST", "/api/route", body)
+    assert response.status == 400
+    assert "deeper" in response.json()["error"]
