@@ -11,25 +11,25 @@ PY := $(VENV)/bin/python
 NODE := node_modules/.bin/node
 CORE_SOURCES := $(shell find shared_routing -name '*.py' -o -name '*.toml')
 
-.PHONY: dev test test-python test-pyodide bench bundle lint install clean
+.PHONY: vendor dev test test-python test-pyodide bench bundle lint install clean
 
-dev: install python_modules/.built .dev.vars
+dev: install build/python_modules.built .dev.vars
 	$(NODE) emulator/host.mjs --port $(PORT) $(if $(WORKER_ENV),--env $(WORKER_ENV))
 
-test: install python_modules/.built build/pyodide-site/.built build/prometheus/.installed
+test: install build/python_modules.built build/pyodide-site/.built build/prometheus/.installed
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-pyodide
 
-test-python: install python_modules/.built
+test-python: install build/python_modules.built
 	$(PY) -m pytest
 
 test-pyodide: install build/pyodide-site/.built
 	$(NODE) emulator/pyodide-pytest.mjs tests/core
 
-bench: install python_modules/.built build/pyodide-site/.built
+bench: install build/python_modules.built build/pyodide-site/.built
 	$(PY) bench/routing.py
 
-bundle: install python_modules/.built
+bundle: install build/python_modules.built
 	rm -rf build/bundle
 	WRANGLER_SEND_METRICS=false $(NODE) node_modules/wrangler/bin/wrangler.js \
 		deploy --dry-run --outdir build/bundle --env="$(WORKER_ENV)"
@@ -56,14 +56,19 @@ node_modules/.installed: package.json package-lock.json
 
 # What wrangler uploads beside worker/: the project and its pure-Python
 # dependencies, installed the way `pywrangler sync` would vendor them.
-python_modules/.built: $(VENV)/.installed $(CORE_SOURCES)
+# The stamp lives in build/ because wrangler uploads every file under
+# python_modules/.
+vendor: build/python_modules.built
+
+build/python_modules.built: $(VENV)/.installed $(CORE_SOURCES)
+	mkdir -p build
 	rm -rf python_modules build/lib
 	$(PY) -m pip install --quiet --no-compile --target python_modules .
 	rm -rf python_modules/bin python_modules/*.dist-info build/lib
 	touch $@
 
 # Pure-Python wheels that let the core's tests run under Pyodide, offline.
-build/pyodide-site/.built: $(VENV)/.installed
+build/pyodide-site/.built: $(VENV)/.installed Makefile
 	rm -rf build/pyodide-site
 	$(PY) -m pip install --quiet --no-compile --target build/pyodide-site \
 		--only-binary=:all: --implementation py --python-version 3.14 --platform any \

@@ -82,7 +82,7 @@ function bundleLayout(options, settings, sdkDir) {
   const workerDir = path.resolve(options.projectRoot, path.dirname(settings.main));
   const pythonModulesDir = path.join(options.projectRoot, "python_modules");
   if (!existsSync(pythonModulesDir)) {
-    say(`WARNING: ${pythonModulesDir} is missing: run \`make python_modules/.built\``);
+    say(`WARNING: ${pythonModulesDir} is missing: run \`make vendor\``);
   }
   // Pyodide mounts only real directories, not symlinks to them.
   return {

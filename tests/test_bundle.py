@@ -25,7 +25,7 @@ def build_bundle(outdir: Path, env: str) -> subprocess.CompletedProcess[str]:
     if not NODE.exists() or not WRANGLER.exists():
         pytest.skip(f"{NODE} or {WRANGLER} is missing: run `make install`")
     if not (PYTHON_MODULES / "shared_routing").is_dir():
-        pytest.skip(f"{PYTHON_MODULES} is missing: run `make python_modules/.built`")
+        pytest.skip(f"{PYTHON_MODULES} is missing: run `make vendor`")
     environment = dict(os.environ, WRANGLER_SEND_METRICS="false")
     command = [str(NODE), str(WRANGLER), "deploy", "--dry-run", "--outdir", str(outdir)]
     return subprocess.run(
@@ -82,7 +82,7 @@ def test_bundle_keeps_toml_data_files(bundle: Path) -> None:
 
 def test_python_modules_holds_every_core_module() -> None:
     if not PYTHON_MODULES.is_dir():
-        pytest.skip(f"{PYTHON_MODULES} is missing: run `make python_modules/.built`")
+        pytest.skip(f"{PYTHON_MODULES} is missing: run `make vendor`")
     source = PROJECT_ROOT / "shared_routing"
     vendored = files_under(PYTHON_MODULES / "shared_routing")
     expected = {
@@ -91,7 +91,7 @@ def test_python_modules_holds_every_core_module() -> None:
         if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts
     }
     missing = sorted(expected - vendored)
-    assert missing == [], "python_modules is stale: run `make python_modules/.built`"
+    assert missing == [], "python_modules is stale: run `make vendor`"
 
 
 def test_bundle_has_no_bytecode_or_tooling(bundle: Path) -> None:

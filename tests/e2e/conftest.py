@@ -36,7 +36,7 @@ def _check_prerequisites() -> None:
     if not NODE.exists():
         pytest.skip(f"{NODE} is missing: run `make install` (npm package `node`)")
     if not (PYTHON_MODULES / "shared_routing").is_dir():
-        pytest.skip(f"{PYTHON_MODULES} is missing: run `make python_modules/.built`")
+        pytest.skip(f"{PYTHON_MODULES} is missing: run `make vendor`")
 
 
 @pytest.fixture(scope="session")
