@@ -2,9 +2,9 @@
 
 `decide` tries the policy's rules in order. The first whose conditions all
 hold picks the pool, and a change that no rule matches goes to the default
-pool. The routing mode then limits the pools: self-hosted-only skips rules
-that route to GitHub-hosted pools and uses a GitHub-hosted pool only as the
-last resort when every self-hosted pool is down; github-hosted-only always
+pool. The routing mode then limits the pools. Self-hosted-only skips rules
+that route to GitHub-hosted pools, and uses a GitHub-hosted pool only as the
+last resort when every self-hosted pool is down. Github-hosted-only always
 ends on a GitHub-hosted pool. Finally the pool's fallback chain replaces a
 pool that is down or saturated. The decision carries a trace that a person
 can read: each rule tried, the paths and patterns that matched, and the
@@ -50,7 +50,7 @@ class Availability:
 
 @dataclass(frozen=True)
 class Decision:
-    """Where a change builds, and why.
+    """The pool a change builds on, its runs-on labels, and the reasons.
 
     `pool` is None when there is nothing to build, such as a deleted branch.
     `routed_pool` is the pool the rules and the mode chose before any
