@@ -107,6 +107,7 @@ async def receive_webhook(
     payload = decode_payload(request.body, request.header("content-type"))
     delivery = Delivery(delivery_id, event, payload, services.clock())
     if event == "ping":
+        await record_delivery(services, delivery_id, event, "ok", delivery.received_at)
         return json_response(200, ping_answer(delivery))
     handler = router.events.get(event)
     if handler is not None:

@@ -210,3 +210,28 @@ def test_pull_request_listing_failure_is_conservative():
     answer = response.json()
     assert answer["conservative"] is True
     assert answer["files_total"] == 3
+
+
+def test_deliveries_are_counted_in_metrics():
+    from worker.rollup import run_rollup
+    from worker.tracking import active_policy
+
+    services = make_services()
+    push = encode(make_push("refs/heads/main", ["src/app.py"]))
+    assert send(delivery("push", push, "c-1"), services).status == 200
+    assert send(delivery("push", push, "c-1"), services).status == 200
+    assert send(delivery("ping", encode({"zen": "z"}), "c-2"), services).status == 200
+    assert send(delivery("made_up_event", encode({}), "c-3"), services).status == 202
+    run(run_rollup(services, run(active_policy(services))))
+    metrics = Request("GET", "/metrics", {}, {"authorization": "Bearer test-token"})
+    text = send(metrics, services).body.decode()
+    counted = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("pmoves_ci_webhook_deliveries_total{")
+    }
+    assert counted == {
+        'pmoves_ci_webhook_deliveries_total{event="push",result="routed"}': 1,
+        'pmoves_ci_webhook_deliveries_total{event="ping",result="ok"}': 1,
+        'pmoves_ci_webhook_deliveries_total{event="made_up_event",result="unknown"}': 1,
+    }
