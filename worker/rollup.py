@@ -339,6 +339,7 @@ async def place_contributions(
             continue
         member = f"{record.entity}#{state.attempt}"
         day = job.open_day(state.completed_at)
+        value: Any
         if record.kind == "job":
             decision = await latest_decision(job.cache, state.sha)
             item = contribution_of(state, job.policy, decision)
