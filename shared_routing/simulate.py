@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .costs import MICROS_PER_DOLLAR, fixed_cost_micros, job_cost
 from .decide import Availability, Decision, decide
 from .events import BRANCH_PREFIX, ChangeSet
 from .history import HistoryCommit
@@ -26,7 +27,6 @@ DEFAULT_BRANCH = "feature"
 DEFAULT_REPOSITORY = "local/history"
 
 # Mean length of a Gregorian month, used to prorate monthly costs.
-DAYS_PER_MONTH = 365.2425 / 12
 SECONDS_PER_DAY = 86_400
 
 # Key of the rule-hit count for decisions that no rule made (the default pool).
@@ -144,6 +144,8 @@ class _Tally:
         self.last: datetime | None = None
         self.builds: Counter[str] = Counter()
         self.minutes: defaultdict[str, float] = defaultdict(float)
+        self.cost_micros: Counter[str] = Counter()
+        self.baseline_micros = 0
         self.rule_hits: Counter[str] = Counter()
 
     def add(self, commit: HistoryCommit, decision: Decision) -> None:
@@ -158,7 +160,11 @@ class _Tally:
             return
         self.rule_hits[decision.rule or NO_RULE] += 1
         self.builds[decision.pool] += 1
-        self.minutes[decision.pool] += self._build_minutes(decision)
+        minutes = self._build_minutes(decision)
+        cost = job_cost(minutes * 60, decision.pool, self.policy)
+        self.minutes[decision.pool] += minutes
+        self.cost_micros[decision.pool] += cost.cost_micros
+        self.baseline_micros += cost.baseline_micros
         self.fallbacks += decision.fallback
         self.conservative += decision.conservative
 
@@ -172,7 +178,7 @@ class _Tally:
         span_days = 0.0
         if self.first is not None and self.last is not None:
             span_days = (self.last - self.first).total_seconds() / SECONDS_PER_DAY
-        months = span_days / DAYS_PER_MONTH
+        span_seconds = span_days * SECONDS_PER_DAY
         pools = tuple(
             PoolUsage(
                 pool=name,
@@ -180,8 +186,9 @@ class _Tally:
                 builds=self.builds[name],
                 minutes=self.minutes[name],
                 minute_rate=policy.minute_rate(name),
-                variable_cost=self.minutes[name] * policy.minute_rate(name),
-                fixed_cost=pool.monthly_cost * months,
+                variable_cost=self.cost_micros[name] / MICROS_PER_DOLLAR,
+                fixed_cost=fixed_cost_micros(policy, name, span_seconds)
+                / MICROS_PER_DOLLAR,
             )
             for name, pool in policy.pools.items()
         )
@@ -208,7 +215,7 @@ class _Tally:
             cost=sum(usage.cost for usage in pools),
             baseline_size=policy.baseline_size,
             baseline_rate=policy.baseline_rate(),
-            baseline_cost=minutes * policy.baseline_rate(),
+            baseline_cost=self.baseline_micros / MICROS_PER_DOLLAR,
         )
 
 

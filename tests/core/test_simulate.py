@@ -17,7 +17,6 @@ from shared_routing.decide import Availability
 from shared_routing.history import HistoryCommit, parse_history
 from shared_routing.policy import default_policy, load_policy
 from shared_routing.simulate import (
-    DAYS_PER_MONTH,
     NO_RULE,
     commit_change_set,
     format_table,
@@ -288,7 +287,8 @@ def test_recorded_history_matches_reference() -> None:
 
     first = min(c.committed_at for c in commits)
     last = max(c.committed_at for c in commits)
-    months = (last - first).total_seconds() / 86_400 / DAYS_PER_MONTH
+    # A month is an average Gregorian month: 365.2425 days / 12.
+    months = (last - first).total_seconds() / 86_400 / (365.2425 / 12)
     fixed = sum(pool["monthly_cost"] * months for pool in data["pools"].values())
     rates = data["github_rates"]
     variable = 0.0
