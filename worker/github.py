@@ -2,7 +2,7 @@
 
 https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files returns at
 most 100 files a page and at most 3,000 files in all. GitHub waits 10 s for a
-webhook answer, so the pages are fetched concurrently within a fixed budget; a
+webhook response, so the pages are fetched concurrently within a fixed budget; a
 listing that is incomplete for any reason yields a change set marked truncated,
 which the policy routes conservatively.
 """
@@ -93,7 +93,7 @@ async def _fetch_page(change: ChangeSet, page: int, services: Services) -> list[
     except OutboundError as error:
         raise ListingFailed(f"page {page} failed: {error}") from error
     if reply.status != 200:
-        raise ListingFailed(f"page {page} answered HTTP {reply.status}")
+        raise ListingFailed(f"page {page} failed with HTTP {reply.status}")
     try:
         text = reply.body.decode("utf-8")
         return parse_pr_files_page(load_json(text, f"page {page}"))

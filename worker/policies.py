@@ -1,8 +1,9 @@
 """The active routing policy: stored in KV, validated before it is stored.
 
-`policy:active` holds the policy text in use; every accepted upload is also kept
-under `policy:version:<version id>` so an operator can see and restore earlier
-versions. Without an upload the built-in default policy is active.
+`policy:active` contains the policy text in use. Every accepted upload is also
+kept under `policy:version:<version id>`, so an operator can read an earlier
+version and upload it again to restore it. Without an upload the built-in
+default policy is active.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Receive GitHub webhook deliveries: verify, dedupe, decide, store, answer.
+"""Receive GitHub webhook deliveries: verify, dedupe, decide, store, respond.
 
 https://docs.github.com/en/webhooks/webhook-events-and-payloads describes the
-headers and payloads; GitHub waits at most 10 s for an answer, so everything slow
+headers and payloads; GitHub waits at most 10 s for a response, so everything slow
 beyond the pull-request file listing is deferred with `Services.defer`.
 """
 
@@ -120,7 +120,7 @@ async def receive_webhook(
 
 
 def ping_answer(delivery: Delivery) -> dict[str, Any]:
-    """Return the answer to GitHub's `ping`, sent when a webhook is created."""
+    """Return the response body for GitHub's `ping`, sent when a webhook is created."""
     hook = delivery.payload.get("hook")
     hook_id = hook.get("id") if isinstance(hook, Mapping) else None
     return {
@@ -151,7 +151,7 @@ async def route_pull_request(delivery: Delivery, services: Services) -> Response
 async def stored_decision(
     services: Services, change: ChangeSet, delivery: Delivery
 ) -> Response | None:
-    """Return the answer stored for a redelivery, or None for a new delivery."""
+    """Return the response stored for a redelivery, or None for a new delivery."""
     record = await get_json(services.store, decision_key(change.sha, delivery.id))
     if record is None:
         return None
@@ -161,7 +161,7 @@ async def stored_decision(
 async def route_change(
     delivery: Delivery, change: ChangeSet, services: Services, checked: bool = False
 ) -> Response:
-    """Decide, store the decision under its delivery, and answer with it."""
+    """Decide, store the decision under its delivery, and return it."""
     if not checked:
         stored = await stored_decision(services, change, delivery)
         if stored is not None:
