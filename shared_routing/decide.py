@@ -14,7 +14,10 @@ When the change set is truncated (GitHub left files out), a path rule that
 no seen file matches could still match an unseen one. Such a rule wins as if
 it matched, because the rules that need the most capable runners come first,
 and a rule with `paths_match = "all"` never matches, because the unseen files
-could fail it. The decision is then marked conservative.
+could fail it. The decision is then marked conservative. When the policy
+names a `conservative_pool`, a rule that only could match sends the change
+there instead of to its own pool, so an unknown change does not take a scarce
+pool such as a single GPU machine.
 """
 
 from __future__ import annotations
@@ -180,7 +183,7 @@ def decide(
             rule = compiled.rule
             possible = verdict.status == "possible"
             trace.extend(_match_lines(verdict))
-            reason = _rule_reason(rule, verdict, change)
+            reason = _rule_reason(rule, verdict, change, policy)
             break
     if rule is None:
         reason = f"no rule matched, so the default pool {policy.default_pool} builds it"
@@ -188,6 +191,9 @@ def decide(
     if refused and not possible:
         reason += f" ({_seen(change)}, so no rule that needs every file could match)"
     routed = policy.default_pool if rule is None else rule.pool
+    if possible and policy.conservative_pool is not None:
+        routed = policy.conservative_pool
+        trace.append(f"file list incomplete: conservative pool {routed}")
 
     routed = _apply_mode(routed, policy, trace)
     pool, note = _place(routed, policy, availability, trace)
@@ -505,8 +511,15 @@ def _seen(change: ChangeSet) -> str:
     return f"{change.files_seen} files seen, list truncated"
 
 
-def _rule_reason(rule: Rule, verdict: _Verdict, change: ChangeSet) -> str:
+def _rule_reason(
+    rule: Rule, verdict: _Verdict, change: ChangeSet, policy: Policy
+) -> str:
     if verdict.status == "possible":
+        if policy.conservative_pool is not None:
+            return (
+                f"rule {rule.name} could match a file not seen ({_seen(change)}), "
+                f"so the conservative pool {policy.conservative_pool} builds it"
+            )
         return (
             f"rule {rule.name} could match a file not seen ({_seen(change)}), "
             f"so {rule.pool} builds it to be safe"

@@ -186,6 +186,7 @@ class Policy:
     source: str = field(default="<policy>", compare=False)
     description: str = ""
     default_estimated_minutes: float = DEFAULT_ESTIMATED_MINUTES
+    conservative_pool: str | None = None
     _derived: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -264,6 +265,8 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         pools={name: _pool_to_dict(pool) for name, pool in policy.pools.items()},
         rules=[_rule_to_dict(rule) for rule in policy.rules],
     )
+    if policy.conservative_pool is not None:
+        data["conservative_pool"] = policy.conservative_pool
     return data
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import PolicyInvalid, Problem
+from .fields import MAX_JSON_DEPTH, bracket_depth, json_depth
 from .keylines import KeyLines, KeyPath, format_key, json_key_lines, toml_key_lines
 from .matching import glob_problem
 from .policy import (
@@ -42,6 +43,7 @@ TOP_KEYS = (
     "description",
     "mode",
     "default_pool",
+    "conservative_pool",
     "baseline_size",
     "default_estimated_minutes",
     "github_rates",
@@ -140,10 +142,27 @@ def sniff_format(text: str) -> str:
     return "json" if text.lstrip("\ufeff \t\r\n").startswith("{") else "toml"
 
 
+def _check_depth(text: str, source: str, fmt: str) -> None:
+    # Both parsers recurse once per nesting level, and under Pyodide a deep
+    # enough document overflows the WebAssembly stack and kills the
+    # interpreter before RecursionError is raised. No policy nests deeply, so
+    # bracket counting that includes brackets inside strings is precise enough.
+    if bracket_depth(text) <= MAX_JSON_DEPTH:
+        return
+    if fmt == "json" and json_depth(text) <= MAX_JSON_DEPTH:
+        return
+    message = f"arrays or tables are nested deeper than {MAX_JSON_DEPTH} levels"
+    raise PolicyInvalid([Problem(source, None, "", message)])
+
+
 def _parse(text: str, source: str, fmt: str) -> tuple[Mapping[str, Any], KeyLines]:
+    _check_depth(text, source, fmt)
     if fmt == "toml":
         try:
             root = tomllib.loads(text)
+        except RecursionError as error:
+            message = "arrays or tables are nested too deeply"
+            raise PolicyInvalid([Problem(source, None, "", message)]) from error
         except tomllib.TOMLDecodeError as error:
             problem = _toml_syntax_problem(source, str(error), text)
             raise PolicyInvalid([problem]) from error
@@ -154,6 +173,9 @@ def _parse(text: str, source: str, fmt: str) -> tuple[Mapping[str, Any], KeyLine
         except json.JSONDecodeError as error:
             message = f"invalid JSON: {error.msg} at column {error.colno}"
             raise PolicyInvalid([Problem(source, error.lineno, "", message)]) from error
+        except RecursionError as error:
+            message = "arrays or objects are nested too deeply"
+            raise PolicyInvalid([Problem(source, None, "", message)]) from error
         except ValueError as error:
             raise PolicyInvalid([Problem(source, None, "", str(error))]) from error
         if not isinstance(value, dict):
@@ -406,8 +428,15 @@ class _Reader:
 
         pools = self.pools(root, rates)
         default_pool = self.text(root, (), "default_pool", required=True)
+        conservative_pool = self.text(root, (), "conservative_pool")
         rules = self.rules(root, default_minutes)
         _check_references(self, pools, rules, default_pool, mode)
+        if conservative_pool is not None and pools and conservative_pool not in pools:
+            self.report(
+                ("conservative_pool",),
+                f"unknown pool {conservative_pool!r}; pools: {', '.join(pools)}"
+                f"{_suggest(conservative_pool, pools)}",
+            )
 
         if self.problems or name is None or version is None or default_pool is None:
             return None
@@ -423,6 +452,7 @@ class _Reader:
             source=self.source,
             description=self.description(root, ()),
             default_estimated_minutes=default_minutes,
+            conservative_pool=conservative_pool,
         )
 
     def version(self, root: Mapping[str, Any]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Sequence
@@ -207,15 +208,36 @@ def test_deleted_tag_builds_nothing() -> None:
 def test_truncated_docs_change_is_conservative() -> None:
     docs = change(FEATURE, ["docs/a.md", "README.md"], truncated=True, files_total=5000)
     decision = decide(docs, default_policy())
-    assert decision.pool == "ai-lab"
+    assert decision.pool == "vps"
+    assert decision.routed_pool == "vps"
     assert decision.rule == "gpu"
     assert decision.conservative
     assert decision.files_seen == 2
     assert decision.files_total == 5000
     assert decision.reason == (
         "rule gpu could match a file not seen (saw 2 of 5000 files), "
+        "so the conservative pool vps builds it"
+    )
+    assert decision.trace[-1] == "file list incomplete: conservative pool vps"
+
+
+def test_truncated_change_without_conservative_pool_takes_rule_pool() -> None:
+    policy = dataclasses.replace(default_policy(), conservative_pool=None)
+    docs = change(FEATURE, ["docs/a.md"], truncated=True, files_total=40)
+    decision = decide(docs, policy)
+    assert decision.pool == "ai-lab"
+    assert decision.reason == (
+        "rule gpu could match a file not seen (saw 1 of 40 files), "
         "so ai-lab builds it to be safe"
     )
+
+
+def test_truncated_change_with_seen_match_ignores_conservative_pool() -> None:
+    seen = ["services/ollama/Dockerfile.cuda"]
+    gpu = change(FEATURE, seen, truncated=True, files_total=40)
+    decision = decide(gpu, default_policy())
+    assert decision.pool == "ai-lab"
+    assert decision.rule == "gpu"
 
 
 def test_truncated_push_of_unknown_size() -> None:
@@ -228,7 +250,7 @@ def test_truncated_push_of_unknown_size() -> None:
 def test_pull_request_before_files_fetched() -> None:
     pull = change(FEATURE, event="pull_request", truncated=True, files_total=12)
     decision = decide(pull, default_policy())
-    assert decision.pool == "ai-lab"
+    assert decision.pool == "vps"
     assert "saw 0 of 12 files" in decision.reason
 
 

@@ -625,3 +625,23 @@ def policies(draw: st.DrawFn) -> Policy:
 def test_round_trip_generated_policies(policy: Policy) -> None:
     assert load_policy(dump_policy_toml(policy), "dumped.toml") == policy
     assert load_policy(json.dumps(policy_to_dict(policy)), "dumped.json") == policy
+
+
+@pytest.mark.parametrize("depth", [101, 10_000])
+def test_deeply_nested_policy_is_rejected(depth):
+    documents = {
+        "toml": "a = " + "[" * depth + "]" * depth + "\n",
+        "json": '{"a": ' + "[" * depth + "]" * depth + "}",
+    }
+    for fmt, text in documents.items():
+        with pytest.raises(PolicyInvalid) as raised:
+            load_policy(text, "deep", fmt)
+        [problem] = raised.value.problems
+        assert "nested deeper than 100" in problem.message, fmt
+
+
+def test_policy_nested_within_limit_reaches_validation():
+    text = "a = " + "[" * 99 + "]" * 99 + "\n"
+    with pytest.raises(PolicyInvalid) as raised:
+        load_policy(text, "shallow", "toml")
+    assert all("nested" not in p.message for p in raised.value.problems)
