@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared_routing import __version__
-from shared_routing.decide import decide, decision_to_dict
+from shared_routing.decide import Availability, decide, decision_to_dict
 from shared_routing.errors import BadRequest, NotFound
-from shared_routing.events import parse_route_request
+from shared_routing.events import ChangeSet, parse_route_request
 from shared_routing.fields import load_json
 from shared_routing.policy import policy_to_dict
 
 from .app import Router, Services
 from .http import Request, Response, json_response
 from .policies import (
+    VERSION_ID,
     VERSION_PREFIX,
     list_policy_versions,
     load_active_policy,
@@ -82,23 +83,49 @@ async def route(
 ) -> Response:
     """Return the runner labels for a workflow run, as `runs-on` accepts them.
 
-    Without a file list the decision stored from the commit's webhook is
-    returned when there is one, so the workflow runs where the router routed it.
+    Without a file list, the decision stored from the webhook for the same
+    repository, commit and push or pull request is returned, so the workflow
+    runs where the router routed it; unless the policy changed or that pool is
+    now down or saturated, in which case the router decides again.
     """
     data = read_json_body(request)
     change = parse_route_request(data)
-    if not (isinstance(data, Mapping) and "files" in data):
-        stored = await stored_decisions(services, change.sha)
-        if stored:
-            latest = stored[-1]
-            return json_response(200, {**latest, "source": "webhook"})
     active = await load_active_policy(services.store)
     availability = await load_availability(services.store)
+    if not (isinstance(data, Mapping) and "files" in data):
+        stored = await stored_decisions(services, change.sha)
+        matching = [record for record in stored if same_change(record, change)]
+        if matching and still_valid(matching[-1], active.policy.label, availability):
+            return json_response(200, {**matching[-1], "source": "webhook"})
     decision = decide(change, active.policy, availability)
     record = decision_record(
         decision_to_dict(decision), change, "api", services.clock()
     )
     return json_response(200, {**record, "source": "api"})
+
+
+def same_change(record: Mapping[str, Any], change: ChangeSet) -> bool:
+    """Tell whether a stored webhook decision was made for the change requested.
+
+    The repository and the kind of event must agree, and so must the pull
+    request number or, for a push, the ref.
+    """
+    if record.get("repository") != change.repository:
+        return False
+    if change.pr_number is not None or change.event == "pull_request":
+        return record.get("event") == "pull_request" and (
+            change.pr_number is None or record.get("pr_number") == change.pr_number
+        )
+    return record.get("event") == change.event and record.get("ref") == change.ref
+
+
+def still_valid(
+    record: Mapping[str, Any], policy_label: str, availability: Availability
+) -> bool:
+    """Tell whether a stored decision holds under the current policy and pools."""
+    pool = record.get("pool")
+    unavailable = availability.down | availability.saturated
+    return record.get("policy") == policy_label and pool not in unavailable
 
 
 def check_sha(sha: str) -> str:
@@ -166,7 +193,13 @@ async def get_policy_version(
     request: Request, services: Services, params: Mapping[str, str]
 ) -> Response:
     """Return one stored policy version with its text."""
-    record = await get_json(services.store, VERSION_PREFIX + params["version"])
+    version = params["version"]
+    if not VERSION_ID.fullmatch(version):
+        raise BadRequest(
+            f"policy version id {version[:80]!r} is invalid; "
+            "GET /api/policy/versions lists the stored ids"
+        )
+    record = await get_json(services.store, VERSION_PREFIX + version)
     if record is None:
         raise NotFound(f"no policy version {params['version'][:80]!r}")
     return json_response(200, record)

@@ -9,6 +9,7 @@ default policy is active.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from shared_routing.policy import Policy, default_policy, load_policy
 from .store import KeyValueStore, get_json, list_all, put_json
 
 ACTIVE_KEY = "policy:active"
+# Version ids are the upload time in milliseconds and a digest prefix.
+VERSION_ID = re.compile(r"[0-9]{15}-[0-9a-f]{12}")
 VERSION_PREFIX = "policy:version:"
 MAX_POLICY_BYTES = 512 * 1024
 

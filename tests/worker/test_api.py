@@ -97,6 +97,66 @@ def test_route_returns_webhook_decision_for_known_commit():
     assert [d["delivery"] for d in decisions.json()["decisions"]] == ["d-9"]
 
 
+def store_push_decision(services, files=("services/ollama/Dockerfile.cuda",)):
+    payload = make_push("refs/heads/feat/x", list(files))
+    body = encode(payload)
+    headers = {
+        "x-github-event": "push",
+        "x-github-delivery": "d-10",
+        "content-type": "application/json",
+        "x-hub-signature-256": compute_signature(body, "test-secret"),
+    }
+    webhook = Request("POST", "/webhook/github", {}, headers, body)
+    assert run(handle(webhook, services, ROUTER)).status == 200
+    return payload["after"]
+
+
+def test_route_ignores_decision_of_other_repository_or_event():
+    services = make_services()
+    sha = store_push_decision(services)
+    other_repo = route_body(sha=sha, repository="someone/fork")
+    answer = call("POST", "/api/route", other_repo, services=services).json()
+    assert answer["source"] == "api"
+    as_pull = route_body(sha=sha, ref="refs/pull/7/merge", event="pull_request")
+    answer = call("POST", "/api/route", as_pull, services=services).json()
+    assert answer["source"] == "api"
+    # Without files the fresh decision is conservative.
+    assert answer["conservative"] is True
+    assert answer["pool"] == "vps"
+
+
+def test_route_decides_again_when_stored_pool_is_down():
+    services = make_services()
+    sha = store_push_decision(services)
+    down = json.dumps({"down": ["ai-lab"]}).encode()
+    assert call("PUT", "/api/pools/status", down, services=services).status == 200
+    answer = call("POST", "/api/route", route_body(sha=sha), services=services).json()
+    assert answer["source"] == "api"
+    assert answer["pool"] != "ai-lab"
+
+
+def test_route_decides_again_after_policy_change():
+    services = make_services()
+    sha = store_push_decision(services)
+    headers = {"content-type": "application/toml"}
+    assert (
+        call("PUT", "/api/policy", POLICY.encode(), headers, services=services).status
+        == 201
+    )
+    answer = call("POST", "/api/route", route_body(sha=sha), services=services).json()
+    assert answer["source"] == "api"
+    assert answer["pool"] == "hosted"
+    assert answer["policy"] == "tiny@1"
+
+
+def test_policy_version_id_is_checked():
+    response = call("GET", "/api/policy/versions/" + "a" * 600)
+    assert response.status == 400
+    assert "invalid" in response.json()["error"]
+    missing = call("GET", "/api/policy/versions/000000000000001-0123456789ab")
+    assert missing.status == 404
+
+
 def test_route_rejects_bad_body():
     response = call("POST", "/api/route", b"[1, 2")
     assert response.status == 400
