@@ -509,6 +509,15 @@ class _Reader:
         self.known_keys(table, path, POOL_KEYS)
 
         labels = self.texts(table, path, "labels")
+        for index, label in enumerate(labels):
+            # Labels go into workflows' `runs-on`, where a control character
+            # breaks the YAML and `${{` would be read as an expression.
+            if not label.isprintable() or "${{" in label:
+                self.report(
+                    (*path, "labels", index),
+                    f"{label!r} is not a valid runner label; use printable "
+                    "characters and no `${{`",
+                )
         if "labels" not in table:
             self.report((*path, "labels"), "is missing; list the runs-on labels")
         elif table["labels"] == []:

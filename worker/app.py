@@ -13,7 +13,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared_routing.errors import MethodNotAllowed, NotFound, RouterError, Unauthorized
+from shared_routing.errors import (
+    MethodNotAllowed,
+    NotFound,
+    RouterError,
+    SignatureError,
+    Unauthorized,
+)
 
 from .config import Config
 from .http import Request, Response, json_response
@@ -125,12 +131,14 @@ def build_router() -> Router:
 async def handle(request: Request, services: Services, router: Router) -> Response:
     """Answer `request`: find the route, check auth, run the handler, map errors."""
     try:
+        if request.method == "OPTIONS":
+            return preflight(request, router, services.config)
         route, params = router.find(request.method, request.path)
         if route.auth == "bearer":
             check_bearer(request, services.config)
         response = await route.handler(request, services, params)
     except RouterError as error:
-        response = json_response(error.status, error.to_dict())
+        response = json_response(error.status, error.to_dict(), error_headers(error))
     except Exception:
         # A bug, not bad input: tests drive every handler with arbitrary input
         # to keep this branch unreachable. The log has the traceback, the
@@ -140,14 +148,48 @@ async def handle(request: Request, services: Services, router: Router) -> Respon
     return with_cors(request, response, services.config)
 
 
-def with_cors(request: Request, response: Response, config: Config) -> Response:
-    """Add CORS headers when the request's Origin is on the allowed list."""
+def error_headers(error: RouterError) -> dict[str, str]:
+    """Return the headers HTTP requires with an error: `Allow` and the auth scheme."""
+    if isinstance(error, MethodNotAllowed):
+        return {"allow": ", ".join(error.details.get("allowed", []))}
+    if isinstance(error, SignatureError):
+        return {}
+    if isinstance(error, Unauthorized):
+        return {"www-authenticate": 'Bearer realm="hybrid-runner-router"'}
+    return {}
+
+
+def preflight(request: Request, router: Router, config: Config) -> Response:
+    """Answer a CORS preflight or an OPTIONS request with the allowed methods."""
+    allowed: set[str] = set()
+    for route in router.routes:
+        if route.pattern.match(request.path):
+            allowed.add(route.method)
+    if not allowed:
+        raise NotFound(f"no endpoint at {request.path}")
+    methods = ", ".join(sorted(allowed | {"OPTIONS"}))
+    headers = {"allow": methods}
     origin = request.header("origin")
-    if origin is None or origin not in config.allowed_origins:
+    if origin is not None and origin in config.allowed_origins:
+        headers["access-control-allow-methods"] = methods
+        headers["access-control-allow-headers"] = "Authorization, Content-Type"
+        headers["access-control-max-age"] = "600"
+    return with_cors(request, Response(204, b"", headers), config)
+
+
+def with_cors(request: Request, response: Response, config: Config) -> Response:
+    """Add CORS headers when the request's Origin is on the allowed list.
+
+    `Vary: Origin` goes on every response once origins are configured, so a
+    cache never serves one origin's answer to another.
+    """
+    if not config.allowed_origins:
         return response
     headers = dict(response.headers)
-    headers["access-control-allow-origin"] = origin
     headers["vary"] = "Origin"
+    origin = request.header("origin")
+    if origin is not None and origin in config.allowed_origins:
+        headers["access-control-allow-origin"] = origin
     return Response(response.status, response.body, headers)
 
 

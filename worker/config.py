@@ -19,7 +19,6 @@ class Config:
     api_token: str | None = None
     github_token: str | None = None
     github_api_url: str = DEFAULT_GITHUB_API_URL
-    discord_webhook_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
 
     @classmethod
@@ -39,6 +38,5 @@ class Config:
             github_api_url=(text("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip(
                 "/"
             ),
-            discord_webhook_url=text("DISCORD_WEBHOOK_URL"),
             allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         )

@@ -145,7 +145,8 @@ class FetchHttpClient:
         }
         if body is not None:
             options["body"] = body
-        # Only the origin goes into messages: Discord webhook URLs carry a token.
+        # Only the origin goes into messages, because some webhook URLs (Discord's,
+        # for one) carry a token in the path.
         origin = _origin(url)
         try:
             response = await workers_fetch(url, **options)

@@ -1,4 +1,4 @@
-"""Outgoing HTTP interface used for the GitHub API and Discord."""
+"""Outgoing HTTP interface, used for the GitHub REST API."""
 
 from __future__ import annotations
 

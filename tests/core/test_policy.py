@@ -645,3 +645,20 @@ def test_policy_nested_within_limit_reaches_validation():
     with pytest.raises(PolicyInvalid) as raised:
         load_policy(text, "shallow", "toml")
     assert all("nested" not in p.message for p in raised.value.problems)
+
+
+@pytest.mark.parametrize("label", ["a\nb", "x\u0000", "${{ secrets.TOKEN }}"])
+def test_invalid_runner_label_is_rejected(label):
+    text = json.dumps(
+        {
+            "name": "labels",
+            "version": "1",
+            "default_pool": "p",
+            "pools": {"p": {"kind": "self-hosted", "labels": ["self-hosted", label]}},
+        }
+    )
+    with pytest.raises(PolicyInvalid) as raised:
+        load_policy(text, "labels.json", "json")
+    [problem] = raised.value.problems
+    assert problem.key == "pools.p.labels[1]"
+    assert "not a valid runner label" in problem.message

@@ -46,6 +46,33 @@ def test_wrong_method_is_405():
     response = call("DELETE", "/api/policy")
     assert response.status == 405
     assert response.json()["allowed"] == ["GET", "PUT"]
+    assert response.headers["allow"] == "GET, PUT"
+
+
+def test_missing_token_names_bearer_scheme():
+    response = call("GET", "/api/policy", headers={"authorization": ""})
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_cors_preflight_for_allowed_origin():
+    services = make_services(allowed_origins=("https://ops.example",))
+    headers = {"origin": "https://ops.example", "authorization": ""}
+    response = call("OPTIONS", "/api/policy", headers=headers, services=services)
+    assert response.status == 204
+    assert response.headers["access-control-allow-origin"] == "https://ops.example"
+    assert response.headers["access-control-allow-methods"] == "GET, OPTIONS, PUT"
+    assert "Authorization" in response.headers["access-control-allow-headers"]
+    assert response.headers["vary"] == "Origin"
+
+
+def test_cors_headers_absent_for_other_origin():
+    services = make_services(allowed_origins=("https://ops.example",))
+    headers = {"origin": "https://evil.example"}
+    response = call("GET", "/health", headers=headers, services=services)
+    assert "access-control-allow-origin" not in response.headers
+    assert response.headers["vary"] == "Origin"
+    preflight = call("OPTIONS", "/nowhere", headers=headers, services=services)
+    assert preflight.status == 404
 
 
 def route_body(**fields) -> bytes:
