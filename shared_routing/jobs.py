@@ -49,6 +49,14 @@ _CONCLUSION = re.compile(r"[a-z_]{1,32}")
 _MAX_LABELS = 64
 _MAX_TEXT = 256
 
+# Accepted timestamps. GitHub announced Actions, as a limited beta, in October
+# 2018, so an earlier job time is corrupt. The parser has no clock, so the upper
+# bound is only far past any real time: it keeps every accepted time in a
+# four-digit UTC year, which date arithmetic handles on every platform.
+EARLIEST_TIME = 1_514_764_800.0  # 2018-01-01T00:00:00Z
+LATEST_TIME = 4_102_444_800.0  # 2100-01-01T00:00:00Z, excluded
+TIME_FIELDS = ("created_at", "started_at", "completed_at", "event_at")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Observation:
@@ -107,7 +115,33 @@ def parse_time(obj: JsonObject, key: str) -> float | None:
         ) from None
     if parsed.tzinfo is None:
         raise BadRequest(f"{obj.field_path(key)} has no time zone: {show(value)}")
-    return parsed.timestamp()
+    timestamp = parsed.timestamp()
+    if not is_accepted_time(timestamp):
+        raise BadRequest(
+            f"{obj.field_path(key)} is outside the accepted years 2018 to 2099"
+            f" (UTC): {show(value)}"
+        )
+    return timestamp
+
+
+def is_accepted_time(value: object) -> bool:
+    """Return True when `value` is epoch seconds in the accepted window."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return EARLIEST_TIME <= value < LATEST_TIME
+
+
+def rejected_time_field(obs: Observation) -> str | None:
+    """Return the first time field of `obs` that is set but not an accepted time.
+
+    A stored observation can predate the parser's time check, so readers of
+    stored observations use this before doing date arithmetic on them.
+    """
+    for name in TIME_FIELDS:
+        value = getattr(obs, name)
+        if value is not None and not is_accepted_time(value):
+            return name
+    return None
 
 
 def positive_id(obj: JsonObject, key: str) -> int:

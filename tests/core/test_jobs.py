@@ -14,14 +14,22 @@ from hypothesis import strategies as st
 
 from shared_routing.errors import BadRequest, RouterError
 from shared_routing.jobs import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    TIME_FIELDS,
     Ignored,
+    Observation,
     entity_id,
     parse_deployment_status,
     parse_tracked,
     parse_workflow_job,
     parse_workflow_run,
+    rejected_time_field,
 )
+from shared_routing.lifecycle import fold_observations
+from shared_routing.metrics import contribution_of
 from tests.conftest import shared_fixture
+from tests.core.tracking_policy import rate_policy
 
 
 def load(event: str, name: str) -> dict[str, Any]:
@@ -212,3 +220,141 @@ def test_mutated_payloads_raise_only_domain_errors(
     target[key] = value
     with contextlib.suppress(RouterError, Ignored):
         parse_tracked(event, data)
+
+
+# --- time window ------------------------------------------------------------
+
+JOB_PAYLOAD = ("workflow_job", "completed.success.with-organization.payload.json")
+
+
+def test_time_window_bounds() -> None:
+    assert datetime(2018, 1, 1, tzinfo=UTC).timestamp() == EARLIEST_TIME
+    assert datetime(2100, 1, 1, tzinfo=UTC).timestamp() == LATEST_TIME
+
+
+@pytest.mark.parametrize("key", ["created_at", "started_at", "completed_at"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+14:00",  # UTC year 0
+        "9999-12-31T23:59:59-14:00",  # UTC year 10000
+        "2017-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+        "2099-12-31T23:00:00-01:00",
+    ],
+)
+def test_job_time_outside_window_rejected(key: str, value: str) -> None:
+    data = load(*JOB_PAYLOAD)
+    data["workflow_job"][key] = value
+    with pytest.raises(BadRequest) as caught:
+        parse_workflow_job(data)
+    assert caught.value.message == (
+        f"payload.workflow_job.{key} is outside the accepted years 2018 to 2099"
+        f" (UTC): {value!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2018-01-01T00:00:00Z", 1_514_764_800.0),
+        ("2018-01-01T01:00:00+01:00", 1_514_764_800.0),
+        ("2099-12-31T23:59:59Z", 4_102_444_799.0),
+    ],
+)
+def test_job_time_window_edges_accepted(value: str, expected: float) -> None:
+    data = load(*JOB_PAYLOAD)
+    data["workflow_job"]["created_at"] = value
+    assert parse_workflow_job(data).created_at == expected
+
+
+@pytest.mark.parametrize(
+    ("event", "section", "key"),
+    [
+        ("workflow_run", "workflow_run", "updated_at"),
+        ("workflow_run", "workflow_run", "run_started_at"),
+        ("deployment_status", "deployment_status", "created_at"),
+        ("deployment_status", "deployment", "created_at"),
+    ],
+)
+def test_run_and_deployment_times_checked(event: str, section: str, key: str) -> None:
+    name = "completed.payload.json" if event == "workflow_run" else "payload.json"
+    data = load(event, name)
+    data[section][key] = "0001-01-01T00:00:00+14:00"
+    with pytest.raises(BadRequest, match=f"payload.{section}.{key} is outside"):
+        parse_tracked(event, data)
+
+
+@pytest.mark.parametrize("value", [-62135647200.0, 253402351199.0, "2020", True])
+def test_rejected_time_field_of_stored_observation(value: Any) -> None:
+    obs = Observation(
+        kind="job",
+        entity="j-1-0123456789",
+        attempt=1,
+        repository="a/b",
+        name="build",
+        status="completed",
+        started_at=1_600_000_000.0,
+        completed_at=value,
+    )
+    assert rejected_time_field(obs) == "completed_at"
+
+
+def test_rejected_time_field_none_when_valid() -> None:
+    obs = parse_workflow_job(load(*JOB_PAYLOAD))
+    assert rejected_time_field(obs) is None
+
+
+def iso_text(
+    year: int, month: int, day: int, clock: tuple[int, int, int], zone: str
+) -> str:
+    hour, minute, second = clock
+    return (
+        f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{zone}"
+    )
+
+
+zones = st.sampled_from(["Z", "+00:00", "+14:00", "-14:00", "+23:59", "-23:59", ""])
+iso_like = st.builds(
+    iso_text,
+    st.integers(2016, 2101) | st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.tuples(st.integers(0, 24), st.integers(0, 60), st.integers(0, 60)),
+    zones,
+)
+timestamp_texts = (
+    iso_like | st.text(alphabet="0123456789-:+.TZ ", max_size=32) | st.text(max_size=12)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    created=timestamp_texts,
+    started=timestamp_texts,
+    completed=timestamp_texts,
+)
+def test_arbitrary_times_rejected_or_folded(
+    created: str, started: str, completed: str
+) -> None:
+    data = load(*JOB_PAYLOAD)
+    job = data["workflow_job"]
+    job["created_at"], job["started_at"], job["completed_at"] = (
+        created,
+        started,
+        completed,
+    )
+    try:
+        obs = parse_workflow_job(data)
+    except BadRequest as error:
+        assert error.message.startswith("payload.workflow_job.")
+        return
+    for name in TIME_FIELDS:
+        value = getattr(obs, name)
+        assert value is None or EARLIEST_TIME <= value < LATEST_TIME
+    # An accepted observation folds, and its finished attempt gets a cost.
+    (record,) = fold_observations([("d1", obs)]).values()
+    (state,) = record.states()
+    assert state.completed_at == obs.completed_at
+    item = contribution_of(state, rate_policy(), None)
+    assert item.billed_minutes >= 0
