@@ -131,8 +131,10 @@ def still_valid(
 def check_sha(sha: str) -> str:
     """Return `sha` lower-cased, or raise `BadRequest` when it is not hexadecimal."""
     lowered = sha.lower()
-    if not 4 <= len(lowered) <= 64 or not set(lowered) <= SHA_CHARS:
-        raise BadRequest(f"commit {sha[:80]!r} is not a hexadecimal SHA")
+    if len(lowered) not in (40, 64) or not set(lowered) <= SHA_CHARS:
+        raise BadRequest(
+            f"commit {sha[:80]!r} is not a full SHA (40 or 64 hexadecimal digits)"
+        )
     return lowered
 
 

@@ -70,7 +70,8 @@ async def fetch_pull_request_files(change: ChangeSet, services: Services) -> Cha
             LISTING_BUDGET_SECONDS,
         )
     truncated = failures > 0 or total > MAX_LISTED_FILES
-    return change.with_paths(paths, total, truncated)
+    # The listing is newer than the payload when commits were pushed since.
+    return change.with_paths(paths, max(total, len(set(paths))), truncated)
 
 
 async def _fetch_page(change: ChangeSet, page: int, services: Services) -> list[str]:

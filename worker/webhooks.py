@@ -8,6 +8,7 @@ beyond the pull-request file listing is deferred with `Services.defer`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +37,6 @@ DELIVERY_HEADER = "X-GitHub-Delivery"
 # GitHub caps webhook payloads at 25 MB.
 MAX_BODY_BYTES = 25 * 1024 * 1024
 DECISION_TTL_SECONDS = 90 * 24 * 3600
-MAX_HEADER_VALUE = 200
 
 # Events GitHub sends that the router accepts without acting on them.
 ACKNOWLEDGED_EVENTS = frozenset(
@@ -80,13 +80,21 @@ def register(router: Router) -> None:
     router.add_event("pull_request", route_pull_request)
 
 
-def required_header(request: Request, name: str) -> str:
-    """Return a short, printable header value, or raise `BadRequest`."""
+# GitHub's event names are lower-case words joined by underscores, and its
+# delivery ids are GUIDs; both end up in KV keys and metric labels.
+EVENT_NAME = re.compile(r"[a-z][a-z_]{0,63}")
+DELIVERY_ID = re.compile(r"[!-~]{1,200}")
+
+
+def required_header(request: Request, name: str, pattern: re.Pattern[str]) -> str:
+    """Return the header's value, or raise `BadRequest` when missing or malformed."""
     value = (request.header(name) or "").strip()
     if not value:
         raise BadRequest(f"missing {name} header")
-    if len(value) > MAX_HEADER_VALUE or not value.isprintable():
-        raise BadRequest(f"{name} header is not a valid value")
+    if not pattern.fullmatch(value):
+        raise BadRequest(
+            f"{name} header {value[:80]!r} is invalid; expected {pattern.pattern}"
+        )
     return value
 
 
@@ -102,8 +110,8 @@ async def receive_webhook(
     verify_signature(
         request.body, request.header(SIGNATURE_HEADER), services.config.webhook_secrets
     )
-    event = required_header(request, EVENT_HEADER)
-    delivery_id = required_header(request, DELIVERY_HEADER)
+    event = required_header(request, EVENT_HEADER, EVENT_NAME)
+    delivery_id = required_header(request, DELIVERY_HEADER, DELIVERY_ID)
     payload = decode_payload(request.body, request.header("content-type"))
     delivery = Delivery(delivery_id, event, payload, services.clock())
     if event == "ping":
@@ -205,5 +213,5 @@ def decision_record(
         "ref": change.ref,
         "event": change.event,
         "pr_number": change.pr_number,
-        "decided_at": decided_at,
+        "decided_at": round(decided_at, 3),
     }

@@ -95,7 +95,9 @@ def test_every_recorded_payload_is_answered(emulator: Emulator):
 @pytest.mark.parametrize(("message", "files", "ref", "pool"), ROUTING_EXAMPLES)
 def test_routing_example(emulator: Emulator, message, files, ref, pool):
     payload = make_push(ref, files, message)
-    reply = deliver(emulator, "push", encode(payload), f"example-{message}")
+    reply = deliver(
+        emulator, "push", encode(payload), f"example-{message.replace(' ', '-')}"
+    )
     assert reply.status == 200, reply.body
     answer = reply.json()
     assert answer["pool"] == pool
@@ -134,7 +136,9 @@ def test_signature_failures_are_401(emulator: Emulator):
         "truncated": {"x-hub-signature-256": sign(body)[:30]},
     }
     for name, headers in cases.items():
-        reply = deliver(emulator, "push", body, f"bad-{name}", **headers)
+        reply = deliver(
+            emulator, "push", body, f"bad-{name.replace(' ', '-')}", **headers
+        )
         assert reply.status == 401, name
         assert reply.json()["code"] == "invalid_signature", name
         assert reply.json()["error"], name

@@ -235,3 +235,22 @@ def test_deliveries_are_counted_in_metrics():
         'pmoves_ci_webhook_deliveries_total{event="ping",result="ok"}': 1,
         'pmoves_ci_webhook_deliveries_total{event="made_up_event",result="unknown"}': 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("x-github-delivery", "caf\u00e9"),
+        ("x-github-delivery", "has space"),
+        ("x-github-delivery", "x" * 201),
+        ("x-github-event", "Push"),
+        ("x-github-event", "push:evil"),
+    ],
+)
+def test_malformed_event_or_delivery_header_is_400(header, value):
+    body = encode(make_push("refs/heads/main", ["a.py"]))
+    request = delivery("push", body)
+    headers = {**request.headers, header: value}
+    response = send(Request("POST", request.path, {}, headers, body))
+    assert response.status == 400
+    assert "invalid" in response.json()["error"]
