@@ -8,7 +8,7 @@
 // pure-Python wheels (pytest, hypothesis, wcmatch, prometheus-client). The exit
 // code is pytest's.
 
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { loadPyodide } from "pyodide";
 
@@ -39,10 +39,14 @@ async function main() {
   pyodide.setStdout(writer(process.stdout));
   pyodide.setStderr(writer(process.stderr));
 
-  pyodide.mountNodeFS("/site", SITE_DIR);
-  pyodide.mountNodeFS(PROJECT_ROOT, PROJECT_ROOT);
+  // mountNodeFS (pyodide 314.0.7) rejects a symlink to a directory, so each
+  // folder is mounted at the path the tests see and read from its real path.
+  pyodide.mountNodeFS("/site", realpathSync(SITE_DIR));
+  pyodide.mountNodeFS(PROJECT_ROOT, realpathSync(PROJECT_ROOT));
   // NOTE: NODEFS has no read-only mode; the tests only read ../shared/fixtures.
-  if (existsSync(SHARED_DIR)) pyodide.mountNodeFS(SHARED_DIR, SHARED_DIR);
+  if (statSync(SHARED_DIR, { throwIfNoEntry: false })?.isDirectory()) {
+    pyodide.mountNodeFS(SHARED_DIR, realpathSync(SHARED_DIR));
+  }
 
   pyodide.globals.set("project_root", PROJECT_ROOT);
   pyodide.globals.set("pytest_args", pyodide.toPy([...PYTEST_ARGS, ...process.argv.slice(2)]));

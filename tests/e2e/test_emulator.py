@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import shutil
 import socket
 import statistics
 import subprocess
@@ -437,6 +438,50 @@ def test_unknown_environment_stops_start(tmp_path: Path, probe_config: Path) -> 
     assert result.returncode == 1
     assert 'environment "qa" is not defined' in result.stderr
     assert "(defined: staging, production)" in result.stderr
+
+
+# Core tests under Pyodide (emulator/pyodide-pytest.mjs)
+
+SHARED_MARKER = "read through a symlinked shared folder\n"
+SYMLINK_PROBE_TEST = f"""
+from pathlib import Path
+
+
+def test_shared_folder_beside_project():
+    marker = Path(__file__).resolve().parents[2] / "shared" / "marker.txt"
+    assert marker.read_text() == {SHARED_MARKER!r}
+"""
+
+
+def test_pyodide_runner_follows_symlinked_folders(tmp_path: Path) -> None:
+    site = PROJECT_ROOT / "build" / "pyodide-site"
+    if not site.is_dir():
+        pytest.skip(f"{site} is missing: run `make build/pyodide-site/.built`")
+    # A project beside a symlinked ../shared, whose wheels folder is a symlink too.
+    (tmp_path / "real-shared").mkdir()
+    (tmp_path / "real-shared" / "marker.txt").write_text(SHARED_MARKER)
+    (tmp_path / "shared").symlink_to(tmp_path / "real-shared")
+    project = tmp_path / "project"
+    (project / "emulator").mkdir(parents=True)
+    # A copy, not a symlink: Node would resolve a symlinked script to this project.
+    runner = project / "emulator" / "pyodide-pytest.mjs"
+    shutil.copy(PROJECT_ROOT / "emulator" / "pyodide-pytest.mjs", runner)
+    (project / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+    (project / "build").mkdir()
+    (project / "build" / "pyodide-site").symlink_to(site)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_layout.py").write_text(SYMLINK_PROBE_TEST)
+
+    result = subprocess.run(
+        [str(NODE), str(runner), "tests", "-q"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "is not a directory" not in result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
 
 
 # Measurements (printed, not asserted)
