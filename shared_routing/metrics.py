@@ -30,6 +30,8 @@ BUCKETS_PER_DOUBLING = 8
 QUANTILES = (0.5, 0.9, 0.99)
 MAX_QUANTILE_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1
 PREFIX = "pmoves_ci_"
+# Kinds of stored value the rollup can skip; each has a sample, 0 or more.
+SKIPPED_RECORDS = ("build", "delivery")
 
 
 def bucket_index(value: float) -> int:
@@ -313,7 +315,8 @@ class MetricsSnapshot:
     """Everything `/metrics` shows, computed by the rollup and stored as one value.
 
     `deliveries` counts webhook deliveries by "event|result", `builds` counts
-    finished workflow runs and deployments by "kind|conclusion".
+    finished workflow runs and deployments by "kind|conclusion", and `skipped`
+    counts stored values the rollup could not use, by kind of record.
     """
 
     generated_at: float
@@ -321,6 +324,7 @@ class MetricsSnapshot:
     deliveries: Mapping[str, int]
     builds: Mapping[str, int]
     pool_info: Mapping[str, PoolInfo]
+    skipped: Mapping[str, int] = field(default_factory=dict)
 
 
 def _escape_label(value: str) -> str:
@@ -520,6 +524,14 @@ def _policy_gauges(lines: list[str], snapshot: MetricsSnapshot) -> None:
         "Unix time at which the rollup computed these values.",
     )
     family.sample(snapshot.generated_at)
+    family = _Family(
+        lines,
+        "rollup_skipped_total",
+        "counter",
+        "Stored deliveries and build records the rollup could not use and skipped.",
+    )
+    for record in sorted(set(SKIPPED_RECORDS) | set(snapshot.skipped)):
+        family.sample(snapshot.skipped.get(record, 0), record=record)
 
 
 def snapshot_to_dict(snapshot: MetricsSnapshot) -> dict[str, Any]:
@@ -529,6 +541,7 @@ def snapshot_to_dict(snapshot: MetricsSnapshot) -> dict[str, Any]:
         "pools": {p: t.to_dict() for p, t in sorted(snapshot.pools.items())},
         "deliveries": dict(sorted(snapshot.deliveries.items())),
         "builds": dict(sorted(snapshot.builds.items())),
+        "skipped": dict(sorted(snapshot.skipped.items())),
         "pool_info": {
             p: {
                 "kind": i.kind,
@@ -558,6 +571,8 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> MetricsSnapshot:
                 )
                 for p, i in data["pool_info"].items()
             },
+            # Snapshots stored before skipped values were counted lack the key.
+            {str(k): int(v) for k, v in data.get("skipped", {}).items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"stored metrics snapshot is invalid: {error}") from error

@@ -14,14 +14,19 @@ The KV layout is described in docs/metrics.md.
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
+from shared_routing.jobs import Observation, is_accepted_time, rejected_time_field
 from shared_routing.lifecycle import (
+    AttemptState,
     EntityRecord,
     add_observation,
     observation_from_dict,
@@ -71,17 +76,27 @@ CLOSED_KEY = "rollup:closed"
 SNAPSHOT_KEY = "metrics:current"
 DELIVERIES = "deliveries"
 BUILDS = "builds"
+SKIPPED = "skipped"
 NO_ENTITY = "-"
+_EPOCH_DATE = date(1970, 1, 1)
 
 
 def day_of(ts: float) -> str:
-    """Return the UTC day of `ts` as YYYY-MM-DD."""
-    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+    """Return the UTC day of `ts` as YYYY-MM-DD.
+
+    Computed with date arithmetic, not `time.gmtime`, because the gmtime of
+    Pyodide 314.0.7 returns a negative day of year for years 0 to 2 (at least),
+    and `strftime` then raises. Raises ValueError outside the years 1 to 9999.
+    """
+    try:
+        return (_EPOCH_DATE + timedelta(days=math.floor(ts / DAY))).isoformat()
+    except (OverflowError, ValueError):
+        raise ValueError(f"time {ts!r} is outside the years 1 to 9999") from None
 
 
 def day_start(day: str) -> float:
-    """Return the epoch time at which the UTC day `day` begins."""
-    return float(time.mktime(time.strptime(day, "%Y-%m-%d")) - time.timezone)
+    """Return the epoch time at which the UTC day `day` (YYYY-MM-DD) begins."""
+    return float(calendar.timegm(time.strptime(day, "%Y-%m-%d")))
 
 
 def bucket_of(ts: float) -> str:
@@ -92,7 +107,7 @@ def bucket_of(ts: float) -> str:
 
 def bucket_time(bucket: str) -> float:
     """Return the epoch time at which a YYYYMMDDHHMM bucket begins."""
-    return float(time.mktime(time.strptime(bucket, "%Y%m%d%H%M")) - time.timezone)
+    return float(calendar.timegm(time.strptime(bucket, "%Y%m%d%H%M")))
 
 
 def event_key(
@@ -149,6 +164,7 @@ class Cache:
     store: KeyValueStore
     values: dict[str, Any] = field(default_factory=dict)
     dirty: dict[str, int | None] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
 
     async def get(self, key: str) -> Any:
         """Return the JSON value of `key`, reading it on first use."""
@@ -160,12 +176,22 @@ class Cache:
         """Stage `value` for `key`; it is written once by `flush`."""
         self.values[key] = value
         self.dirty[key] = ttl
+        self.deleted.discard(key)
+
+    def delete(self, key: str) -> None:
+        """Stage the deletion of `key`; it is deleted once by `flush`."""
+        self.values[key] = None
+        self.dirty.pop(key, None)
+        self.deleted.add(key)
 
     async def flush(self) -> None:
-        """Write every staged value."""
+        """Write every staged value and delete every staged deletion."""
         for key, ttl in self.dirty.items():
             await put_json(self.store, key, self.values[key], ttl)
+        for key in sorted(self.deleted):
+            await self.store.delete(key)
         self.dirty.clear()
+        self.deleted.clear()
 
 
 async def list_event_keys(store: KeyValueStore, start: float, now: float) -> list[str]:
@@ -198,9 +224,9 @@ async def latest_decision(cache: Cache, sha: str | None) -> Mapping[str, Any] | 
     best: Mapping[str, Any] | None = None
     for key in page.keys:
         value = await get_json(cache.store, key)
-        if isinstance(value, dict) and (
-            best is None or value.get("decided_at", 0) > best.get("decided_at", 0)
-        ):
+        if not isinstance(value, dict) or not is_accepted_time(value.get("decided_at")):
+            continue
+        if best is None or value["decided_at"] > best["decided_at"]:
             best = value
     cache.values[cache_key] = best
     return best
@@ -214,6 +240,7 @@ class Rollup:
     policy: Policy
     now: float
     stats: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def first_open_day(self) -> str:
@@ -221,13 +248,28 @@ class Rollup:
         return day_of(self.now - (OPEN_DAYS - 1) * DAY)
 
     def open_day(self, ts: float | None) -> str:
-        """Return the aggregate day for a time: its day, or the oldest open day."""
-        day = day_of(ts if ts is not None else self.now)
-        return max(day, self.first_open_day)
+        """Return the aggregate day for a time, clamped to the open days.
+
+        A time before the oldest open day counts on that day, and a time after
+        now (clock skew) counts today, because later days are not summed yet.
+        """
+        if ts is None or math.isnan(ts):
+            return day_of(self.now)
+        return day_of(min(max(ts, day_start(self.first_open_day)), self.now))
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to one of this run's statistics."""
         self.stats[name] = self.stats.get(name, 0) + n
+
+    def skip(self, key: str, record: str, reason: str) -> None:
+        """Log and count a stored value the run cannot use; `record` is its kind.
+
+        `reason` must not quote the stored value, because the log is no place
+        for payload contents.
+        """
+        log.warning("rollup skipped %s: %s", key, reason)
+        self.count("skipped")
+        self.skipped[key] = record
 
 
 async def run_rollup(
@@ -249,6 +291,7 @@ async def run_rollup(
     job.count("new", len(new))
     await count_deliveries(job, new)
     await fold_new_events(job, new)
+    await count_skipped(job)
     await close_days(job)
     await write_snapshot(job)
     await job.cache.flush()
@@ -278,85 +321,170 @@ async def count_deliveries(job: Rollup, keys: Iterable[EventKey]) -> None:
             job.cache.set(key, agg, None)
 
 
+async def count_skipped(job: Rollup) -> None:
+    """Put the values this run skipped into today's set of skipped values.
+
+    The set is keyed by stored key, so a value skipped again counts once.
+    """
+    if not job.skipped:
+        return
+    key = agg_key(day_of(job.now), SKIPPED)
+    agg = await job.cache.get(key) or {"ids": {}}
+    if "ids" not in agg:
+        return
+    agg["ids"].update(job.skipped)
+    job.cache.set(key, agg, None)
+
+
 async def fold_new_events(job: Rollup, keys: Iterable[EventKey]) -> None:
-    """Fold new observations into their build records and the aggregates."""
+    """Fold new observations into their build records and the aggregates.
+
+    A build whose fold fails on a stored value the checks did not catch is
+    skipped and counted, so the other builds of the run still count.
+    """
     by_entity: dict[str, list[EventKey]] = {}
     for parsed in keys:
         if parsed.entity != NO_ENTITY and parsed.result == "tracked":
             by_entity.setdefault(parsed.entity, []).append(parsed)
     for entity, entity_keys in by_entity.items():
-        stored = await job.cache.get(build_key(entity))
-        record = _record(stored)
-        changed = False
-        for parsed in entity_keys:
-            if record is not None and record.has(parsed.delivery):
-                continue
-            value = await job.cache.store.get(parsed.key)
-            job.count("event_reads")
-            obs = _observation(value)
-            if obs is None or obs.entity != entity:
-                continue
-            record = add_observation(record, parsed.delivery, obs)
-            changed = True
-        if record is None or not changed:
+        try:
+            await fold_entity(job, entity, entity_keys)
+        except (
+            ArithmeticError,
+            AttributeError,
+            LookupError,
+            TypeError,
+            ValueError,
+        ) as error:
+            job.skip(build_key(entity), "build", f"fold failed: {type(error).__name__}")
+
+
+async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> None:
+    """Fold the new observations of one build and store what changed."""
+    stored = await job.cache.get(build_key(entity))
+    record, changed = _record(job, entity, stored)
+    for parsed in keys:
+        if record is not None and record.has(parsed.delivery):
             continue
-        job.count("folded")
-        meta = dict(stored.get("meta", {})) if isinstance(stored, dict) else {}
-        await place_contributions(job, record, meta)
-        await update_index(job, record, meta)
-        job.cache.set(
-            build_key(entity),
-            {**record_to_dict(record), "meta": meta},
-            BUILD_TTL_SECONDS,
-        )
+        value = await job.cache.store.get(parsed.key)
+        job.count("event_reads")
+        if value is None:
+            continue  # expired or not yet readable
+        try:
+            obs = read_event(value)
+        except ValueError as error:
+            job.skip(parsed.key, "delivery", str(error))
+            continue
+        if obs.entity != entity:
+            job.skip(parsed.key, "delivery", "observation of another build")
+            continue
+        record = add_observation(record, parsed.delivery, obs)
+        changed = True
+    if record is None or not changed:
+        return
+    job.count("folded")
+    meta = dict(stored.get("meta", {})) if isinstance(stored, dict) else {}
+    await place_contributions(job, record, meta)
+    if not record.attempts:
+        # Every observation was dropped: the build is forgotten.
+        await _remove_from_index(job, entity, meta.get("index_day"))
+        job.cache.delete(build_key(entity))
+        return
+    await update_index(job, record, meta)
+    job.cache.set(
+        build_key(entity),
+        {**record_to_dict(record), "meta": meta},
+        BUILD_TTL_SECONDS,
+    )
 
 
-def _record(stored: Any) -> EntityRecord | None:
+def read_event(value: str) -> Observation:
+    """Return the observation stored at a delivery key.
+
+    Raises ValueError when the value is not a stored observation or one of its
+    times is outside the accepted window. The message quotes no stored content.
+    """
+    try:
+        data = json.loads(value)
+        obs = observation_from_dict(data["obs"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"not a stored observation ({type(error).__name__})") from None
+    name = rejected_time_field(obs)
+    if name is not None:
+        raise ValueError(f"{name} is not a time from 2018 to 2099")
+    return obs
+
+
+def _record(job: Rollup, entity: str, stored: Any) -> tuple[EntityRecord | None, bool]:
+    """Return the stored record of `entity` and whether observations were dropped.
+
+    Observations with a time outside the accepted window are dropped, because
+    records stored before the parser checked times can hold them.
+    """
     if not isinstance(stored, dict):
-        return None
+        return None, False
+    key = build_key(entity)
     try:
-        return record_from_dict(stored)
+        record = record_from_dict(stored)
     except ValueError:
-        return None
-
-
-def _observation(value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return observation_from_dict(json.loads(value)["obs"])
-    except (ValueError, KeyError, TypeError):
-        return None
+        job.skip(key, "build", "not a stored build record")
+        return None, False
+    attempts: dict[int, dict[str, Observation]] = {}
+    dropped = False
+    for number, seen in record.attempts.items():
+        for delivery, obs in seen.items():
+            name = rejected_time_field(obs)
+            if name is None:
+                attempts.setdefault(number, {})[delivery] = obs
+                continue
+            job.skip(
+                f"{key}/{delivery}", "build", f"{name} is not a time from 2018 to 2099"
+            )
+            dropped = True
+    return replace(record, attempts=attempts), dropped
 
 
 async def place_contributions(
     job: Rollup, record: EntityRecord, meta: dict[str, Any]
 ) -> None:
-    """Put each finished attempt into its day's aggregate, moving it if it changed."""
-    counted: dict[str, str] = dict(meta.get("counted", {}))
+    """Put each finished attempt into its day's aggregate, moving it if it changed.
+
+    Every contribution is computed before an aggregate changes, so an error
+    leaves the aggregates as they were. An attempt that is no longer finished
+    (its completion was dropped as invalid) leaves its aggregate.
+    """
+    placed: dict[str, tuple[str, Any]] = {}
+    pools: dict[str, list[Any]] = {}
     for state in record.states():
-        if state.conclusion is None:
-            continue
-        member = f"{record.entity}#{state.attempt}"
-        day = job.open_day(state.completed_at)
-        value: Any
-        if record.kind == "job":
-            decision = await latest_decision(job.cache, state.sha)
-            item = contribution_of(state, job.policy, decision)
-            key, value = agg_key(day, pool_section(item.pool)), item.to_dict()
-            meta.setdefault("pools", {})[str(state.attempt)] = [
-                item.pool,
-                item.routed_pool,
-                item.cost_micros,
-            ]
-        else:
-            key, value = agg_key(day, BUILDS), f"{record.kind}|{state.conclusion}"
-        old = counted.get(str(state.attempt))
-        if old is not None and old != key:
-            await _remove_member(job, old, member)
-        await _put_member(job, key, member, value)
-        counted[str(state.attempt)] = key
+        if state.conclusion is not None:
+            placed[str(state.attempt)] = await _contribution(job, record, state, pools)
+    counted: dict[str, str] = dict(meta.get("counted", {}))
+    for attempt, old in list(counted.items()):
+        if attempt not in placed or placed[attempt][0] != old:
+            await _remove_member(job, old, f"{record.entity}#{attempt}")
+            del counted[attempt]
+    for attempt, (key, value) in placed.items():
+        await _put_member(job, key, f"{record.entity}#{attempt}", value)
+        counted[attempt] = key
     meta["counted"] = counted
+    if pools or "pools" in meta:
+        meta["pools"] = pools
+
+
+async def _contribution(
+    job: Rollup, record: EntityRecord, state: AttemptState, pools: dict[str, list[Any]]
+) -> tuple[str, Any]:
+    """Return the aggregate key and value of a finished attempt.
+
+    For a job, also set its pool, routed pool and cost in `pools`.
+    """
+    day = job.open_day(state.completed_at)
+    if record.kind != "job":
+        return agg_key(day, BUILDS), f"{record.kind}|{state.conclusion}"
+    decision = await latest_decision(job.cache, state.sha)
+    item = contribution_of(state, job.policy, decision)
+    pools[str(state.attempt)] = [item.pool, item.routed_pool, item.cost_micros]
+    return agg_key(day, pool_section(item.pool)), item.to_dict()
 
 
 async def _put_member(job: Rollup, key: str, member: str, value: Any) -> None:
@@ -421,6 +549,14 @@ async def update_index(job: Rollup, record: EntityRecord, meta: dict[str, Any]) 
     job.cache.set(key, index, INDEX_TTL_SECONDS)
 
 
+async def _remove_from_index(job: Rollup, entity: str, day: Any) -> None:
+    if not isinstance(day, str):
+        return
+    index = await job.cache.get(index_key(day))
+    if isinstance(index, dict) and index.pop(entity, None) is not None:
+        job.cache.set(index_key(day), index, INDEX_TTL_SECONDS)
+
+
 def build_detail(stored: Mapping[str, Any]) -> dict[str, Any]:
     """Return the API form of one stored build record with every attempt."""
     record = record_from_dict(stored)
@@ -465,12 +601,22 @@ class DayTotals:
     pools: dict[str, PoolTotals] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
     builds: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: DayTotals) -> None:
         """Add `other` to these totals."""
         merge_totals(self.pools, other.pools)
         add_counts(self.deliveries, other.deliveries)
         add_counts(self.builds, other.builds)
+        add_counts(self.skipped, other.skipped)
+
+    def counts_of(self, section: str) -> dict[str, int]:
+        """Return the label counts that an aggregate section adds to."""
+        if section == BUILDS:
+            return self.builds
+        if section == SKIPPED:
+            return self.skipped
+        return self.deliveries
 
     def daily_costs(self) -> dict[str, dict[str, int]]:
         """Return the per-pool figures `/api/costs` reports for one day."""
@@ -503,7 +649,7 @@ async def day_totals(job: Rollup, day: str) -> tuple[DayTotals, dict[str, Any]]:
         raw[key] = agg = await job.cache.get(key)
         pools, counts = totals_of_agg(agg, section)
         merge_totals(totals.pools, pools)
-        add_counts(totals.builds if section == BUILDS else totals.deliveries, counts)
+        add_counts(totals.counts_of(section), counts)
     return totals, raw
 
 
@@ -548,6 +694,7 @@ def _closed_totals(closed: Mapping[str, Any]) -> DayTotals:
         {str(p): PoolTotals.from_dict(t) for p, t in closed.get("pools", {}).items()},
         {str(k): int(v) for k, v in closed.get("deliveries", {}).items()},
         {str(k): int(v) for k, v in closed.get("builds", {}).items()},
+        {str(k): int(v) for k, v in closed.get("skipped", {}).items()},
     )
 
 
@@ -556,6 +703,7 @@ def _closed_dict(state: DayTotals) -> dict[str, Any]:
         "pools": {p: t.to_dict() for p, t in sorted(state.pools.items())},
         "deliveries": dict(sorted(state.deliveries.items())),
         "builds": dict(sorted(state.builds.items())),
+        "skipped": dict(sorted(state.skipped.items())),
     }
 
 
@@ -575,5 +723,6 @@ async def write_snapshot(job: Rollup) -> None:
         deliveries=state.deliveries,
         builds=state.builds,
         pool_info=pool_infos(job.policy),
+        skipped=state.skipped,
     )
     job.cache.set(SNAPSHOT_KEY, {**snapshot_to_dict(snapshot), "daily": daily}, None)

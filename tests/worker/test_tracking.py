@@ -7,6 +7,7 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -525,3 +526,247 @@ def test_backlog_spans_several_rollups() -> None:
     assert second["new"] == 3 * jobs - rollup.MAX_NEW_KEYS_PER_RUN
     pools = store.json(rollup.SNAPSHOT_KEY)["pools"]
     assert pools["vps"]["conclusions"] == {"success": jobs}
+
+
+# --- unreadable stored values -------------------------------------------------
+
+YEAR_0 = -62_135_647_200.0  # 0001-01-01T00:00:00+14:00, in UTC year 0
+YEAR_10000 = 253_402_351_199.0  # 9999-12-31T23:59:59-14:00, in UTC year 10000
+
+
+def test_day_helpers_use_utc_dates() -> None:
+    assert rollup.day_of(NOW) == "2025-11-30"
+    assert rollup.day_of(-1.0) == "1969-12-31"
+    assert rollup.day_start("2025-11-30") == 1_764_460_800.0
+    assert rollup.bucket_time("202511301010") == 1_764_497_400.0
+
+
+@pytest.mark.parametrize("ts", [YEAR_0, YEAR_10000, math.nan, math.inf])
+def test_day_of_rejects_unrepresentable_time(ts: float) -> None:
+    with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+        rollup.day_of(ts)
+
+
+def finished_obs(run_id: int, **times: float) -> dict[str, Any]:
+    """Return a stored observation of a finished kvm2 job, with `times` replaced."""
+    from shared_routing.jobs import parse_workflow_job
+    from shared_routing.lifecycle import observation_to_dict
+
+    a = Attempt(run_id, "build", 1, "kvm2", 30, 120, "success", NOW - 600)
+    obs = observation_to_dict(parse_workflow_job(payloads_of(a)[2]))
+    obs.update(times)
+    return obs
+
+
+def poison(services: Any, delivery: str, run_id: int) -> str:
+    """Store a delivery the way the parser stored out-of-range times before."""
+    obs = finished_obs(
+        run_id,
+        created_at=YEAR_0,
+        started_at=YEAR_0,
+        completed_at=YEAR_10000,
+        event_at=YEAR_10000,
+    )
+    return str(
+        run(
+            tracking.record_delivery(
+                services, delivery, "workflow_job", "tracked", NOW - 60, {"obs": obs}
+            )
+        )
+    )
+
+
+def test_poisoned_delivery_skipped_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    bad = poison(services, "bad", 11)
+    entity = finished_obs(12)["entity"]
+    garbled = rollup.event_key(NOW - 60, "workflow_job", "tracked", entity, "garbled")
+    run(store.put(garbled, "{not json"))
+    deliver_finished_job(services, "good")
+    with caplog.at_level("WARNING", logger="router"):
+        stats = run(rollup.run_rollup(services, POLICY))
+    assert stats["skipped"] == 2
+    assert stats["folded"] == 1
+    values = metric_lines(run(call(services, "/metrics")).body.decode())
+    assert values['pmoves_ci_jobs_total{runner="kvm2",conclusion="success"}'] == 1
+    assert values['pmoves_ci_build_duration_seconds_sum{runner="kvm2"}'] == 120
+    assert values['pmoves_ci_rollup_skipped_total{record="delivery"}'] == 2
+    assert values['pmoves_ci_rollup_skipped_total{record="build"}'] == 0
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped == [
+        f"rollup skipped {bad}: created_at is not a time from 2018 to 2099",
+        f"rollup skipped {garbled}: not a stored observation (JSONDecodeError)",
+    ]
+    assert not any(REPO in message for message in skipped)
+
+
+def test_skipped_delivery_counts_once() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    poison(services, "bad", 11)
+    run(rollup.run_rollup(services, POLICY))
+    run(rollup.run_rollup(services, POLICY, NOW + 300))
+    # Without its scan state the rollup reads the value again.
+    run(store.delete(rollup.SCAN_KEY))
+    third = run(rollup.run_rollup(services, POLICY, NOW + 600))
+    assert third["skipped"] == 1
+    snapshot = store.json(rollup.SNAPSHOT_KEY)
+    assert snapshot["skipped"] == {"delivery": 1}
+
+
+def test_poisoned_build_record_cleaned() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    a = Attempt(7, "build", 1, "kvm2", 30, 120, "success", NOW - 600)
+    queued, in_progress, completed = payloads_of(a)
+    run(deliver(services, "workflow_job", queued, "d1"))
+    run(rollup.run_rollup(services, POLICY))
+    # A record and aggregate as an earlier rollup left them after folding a
+    # completion whose times were in year 0 and year 10000.
+    bad = finished_obs(7, created_at=YEAR_0, started_at=YEAR_0, completed_at=1e11)
+    key = rollup.build_key(bad["entity"])
+    stored = store.json(key)
+    stored["attempts"]["1"]["d2"] = bad
+    agg = rollup.agg_key(rollup.day_of(NOW), "pool:kvm2")
+    junk = {"p": "kvm2", "c": "success", "d": 1e11, "q": 0, "m": 1, "cost": 0}
+    run(store.put(agg, json.dumps({"ids": {f"{bad['entity']}#1": junk}})))
+    stored["meta"]["counted"] = {"1": agg}
+    run(store.put(key, json.dumps(stored)))
+
+    run(deliver(services, "workflow_job", in_progress, "d3"))
+    stats = run(rollup.run_rollup(services, POLICY, NOW + 300))
+    assert stats["skipped"] == 1
+    assert sorted(store.json(key)["attempts"]["1"]) == ["d1", "d3"]
+    assert store.json(agg)["ids"] == {}
+    assert store.json(rollup.SNAPSHOT_KEY)["skipped"] == {"build": 1}
+
+    run(deliver(services, "workflow_job", completed, "d4"))
+    run(rollup.run_rollup(services, POLICY, NOW + 600))
+    values = metric_lines(run(call(services, "/metrics")).body.decode())
+    assert values['pmoves_ci_jobs_total{runner="kvm2",conclusion="success"}'] == 1
+    assert values['pmoves_ci_build_duration_seconds_sum{runner="kvm2"}'] == 120
+
+
+def test_build_of_only_poisoned_observations_deleted() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1")
+    run(rollup.run_rollup(services, POLICY))
+    (key,) = store.keys("build:")
+    entity = key.removeprefix("build:")
+    stored = store.json(key)
+    stored["attempts"]["1"]["d1"]["completed_at"] = YEAR_10000
+    run(store.put(key, json.dumps(stored)))
+    poison(services, "d2", 7)
+    stats = run(rollup.run_rollup(services, POLICY, NOW + 300))
+    assert stats["skipped"] == 2
+    assert store.keys("build:") == []
+    assert entity not in store.json(rollup.index_key(rollup.day_of(NOW)))
+    assert store.json(rollup.SNAPSHOT_KEY)["pools"]["kvm2"]["conclusions"] == {}
+    builds = run(call(services, "/api/builds")).json()
+    assert builds["count"] == 0
+
+
+def test_fold_error_skips_only_that_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1", pool="kvm2")
+    a = Attempt(8, "build", 1, "vps", 30, 120, "success", NOW - 600)
+    run(deliver(services, "workflow_job", payloads_of(a)[2], "d2"))
+    real = rollup.contribution_of
+
+    def failing(state: Any, policy: Any, decision: Any) -> Any:
+        if state.run_id == 8:
+            raise ValueError("stored state is invalid")
+        return real(state, policy, decision)
+
+    monkeypatch.setattr(rollup, "contribution_of", failing)
+    stats = run(rollup.run_rollup(services, POLICY))
+    assert stats["skipped"] == 1
+    snapshot = store.json(rollup.SNAPSHOT_KEY)
+    assert snapshot["pools"]["kvm2"]["conclusions"] == {"success": 1}
+    assert "vps" not in snapshot["pools"]
+    assert snapshot["skipped"] == {"build": 1}
+
+
+def test_future_completion_counts_today() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    # Completed two days ahead of the Worker's clock.
+    a = Attempt(9, "build", 1, "vps", 30, 120, "success", NOW + 2 * rollup.DAY)
+    run(deliver(services, "workflow_job", payloads_of(a)[2], "d1"))
+    run(rollup.run_rollup(services, POLICY))
+    pools = store.json(rollup.SNAPSHOT_KEY)["pools"]
+    assert pools["vps"]["conclusions"] == {"success": 1}
+    assert store.keys(f"agg:{rollup.day_of(NOW + 2 * rollup.DAY)}") == []
+
+
+def test_decision_with_invalid_time_ignored() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    good = {"pool": "vps", "routed_pool": "vps", "labels": ["self-hosted", "vps"]}
+    run(store.put(f"decision:{'a' * 40}:g1", json.dumps({**good, "decided_at": NOW})))
+    odd = {**good, "routed_pool": "ai-lab", "decided_at": "yesterday"}
+    run(store.put(f"decision:{'a' * 40}:g2", json.dumps(odd)))
+    a = Attempt(8, "build", 1, "vps", 30, 120, "success", NOW - 600)
+    payload = payloads_of(a)[2]
+    payload["workflow_job"]["runner_name"] = "kvm2-runner-9"
+    run(deliver(services, "workflow_job", payload, "d1"))
+    run(rollup.run_rollup(services, POLICY))
+    fallbacks = store.json(rollup.SNAPSHOT_KEY)["pools"]["kvm2"]["fallbacks"]
+    assert fallbacks == {"vps": 1}
+
+
+timestamp_texts = (
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [timezone(timedelta(hours=h)) for h in (-14, -1, 0, 5, 14)]
+        ),
+    ).map(lambda d: d.isoformat())
+    | st.sampled_from(
+        ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2025-11-30"]
+    )
+    | st.text(alphabet="0123456789-:+TZ", max_size=26)
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    times=st.lists(
+        st.tuples(timestamp_texts, timestamp_texts, timestamp_texts),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_arbitrary_times_rejected_or_counted(
+    times: list[tuple[str, str, str]],
+) -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    accepted = 0
+    for run_id, (created, started, completed) in enumerate(times, start=1):
+        a = Attempt(run_id, "build", 1, "vps", 30, 120, "success", NOW - 600)
+        payload = payloads_of(a)[2]
+        job = payload["workflow_job"]
+        job["created_at"], job["started_at"], job["completed_at"] = (
+            created,
+            started,
+            completed,
+        )
+        try:
+            response = run(deliver(services, "workflow_job", payload, f"d{run_id}"))
+        except BadRequest as error:
+            assert error.message.startswith("payload.workflow_job.")
+            continue
+        assert response.status == 202
+        accepted += 1
+    stats = run(rollup.run_rollup(services, POLICY))
+    assert stats.get("skipped", 0) == 0
+    pools = store.json(rollup.SNAPSHOT_KEY)["pools"]
+    jobs = pools["vps"]["conclusions"]["success"] if accepted else 0
+    assert jobs == accepted
