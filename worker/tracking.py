@@ -31,6 +31,7 @@ from .app import Delivery, Router, Services
 from .http import PROMETHEUS_CONTENT_TYPE, Request, Response, json_response
 from .policies import load_active_policy
 from .rollup import (
+    DAILY_HISTORY_DAYS,
     DAY,
     EVENT_TTL_SECONDS,
     NO_ENTITY,
@@ -48,10 +49,19 @@ from .store import get_json
 _EVENT_NAME = re.compile(r"[a-z_]{1,64}")
 _RESULT = re.compile(r"[a-z_]{1,32}")
 _BUILD_ID = re.compile(r"[jrd]-[0-9]{1,20}-[0-9a-f]{10}")
+# ASCII digits only: str.isdigit() and float() also take other scripts' digits.
+_EPOCH_SECONDS = re.compile(r"[0-9]{1,20}(\.[0-9]{1,9})?")
+_LIMIT = re.compile(r"[0-9]{1,4}")
+SINCE_FORMS = "a date (YYYY-MM-DD), an ISO 8601 time with a zone, or epoch seconds"
+# `since` of /api/builds reaches back as far as the build indexes (32-day TTL)
+# and that of /api/costs as far as the rollup's daily cost history.
 MAX_BUILDS_DAYS = 31
+MAX_COSTS_DAYS = DAILY_HISTORY_DAYS
 DEFAULT_BUILDS_LIMIT = 100
 MAX_BUILDS_LIMIT = 1000
 DEFAULT_COSTS_DAYS = 30
+BUILDS_PARAMETERS = ("kind", "limit", "pool", "repository", "since", "status")
+COSTS_PARAMETERS = ("since",)
 
 
 def register(router: Router) -> None:
@@ -163,35 +173,72 @@ async def get_metrics(
     return Response(200, text.encode(), {"content-type": PROMETHEUS_CONTENT_TYPE})
 
 
-def parse_since(value: str | None, now: float, default_days: int) -> float:
-    """Return `since` as epoch seconds: a date, an ISO 8601 time, or epoch seconds."""
+def check_parameters(query: Mapping[str, str], accepted: tuple[str, ...]) -> None:
+    """Raise BadRequest naming the first query parameter not in `accepted`."""
+    unknown = sorted(set(query) - set(accepted))
+    if unknown:
+        name = unknown[0][:40]
+        raise BadRequest(
+            f"unknown query parameter {name!r}; accepted: {', '.join(accepted)}",
+            parameter=name,
+        )
+
+
+def parse_since(
+    value: str | None, now: float, default_days: int, max_days: int, reason: str
+) -> float:
+    """Return `since` as epoch seconds, from the start of the day `max_days` back.
+
+    `since` is a date, an ISO 8601 time with a zone, or epoch seconds. An empty
+    value means `default_days` back. `reason` says why the window ends where it
+    does, for the error message.
+    """
     if value is None or value == "":
         return now - default_days * DAY
+    since = _since_seconds(value)
+    oldest = day_of(now - max_days * DAY)
+    if not day_start(oldest) <= since <= now:
+        raise BadRequest(
+            f"query parameter since={value[:40]!r} is out of range: use a time "
+            f"from {oldest} ({max_days} days back, {reason}) up to now, as "
+            f"{SINCE_FORMS}",
+            parameter="since",
+        )
+    return since
+
+
+def _since_seconds(value: str) -> float:
     text = value.strip()
-    try:
+    if _EPOCH_SECONDS.fullmatch(text):
         return float(text)
-    except ValueError:
-        pass
     try:
         if len(text) == 10:
             return day_start(text)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise BadRequest(
-            f"query parameter since={value[:40]!r} is not a date (YYYY-MM-DD), "
-            "an ISO 8601 time or epoch seconds"
+            f"query parameter since={value[:40]!r} is not {SINCE_FORMS}",
+            parameter="since",
         ) from None
     if parsed.tzinfo is None:
-        raise BadRequest("query parameter since needs a time zone, such as Z")
+        raise BadRequest(
+            f"query parameter since={value[:40]!r} has no time zone; add one, such"
+            f" as Z, to use {SINCE_FORMS}",
+            parameter="since",
+        )
     return parsed.timestamp()
 
 
 def parse_limit(value: str | None) -> int:
-    """Return the `limit` query parameter, bounded."""
+    """Return the `limit` query parameter, from 1 to `MAX_BUILDS_LIMIT`."""
     if value is None:
         return DEFAULT_BUILDS_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_BUILDS_LIMIT:
-        raise BadRequest(f"query parameter limit must be 1 to {MAX_BUILDS_LIMIT}")
+    if not _LIMIT.fullmatch(value) or not 1 <= int(value) <= MAX_BUILDS_LIMIT:
+        raise BadRequest(
+            f"query parameter limit={value[:40]!r} must be a whole number from 1 "
+            f"to {MAX_BUILDS_LIMIT}",
+            parameter="limit",
+        )
     return int(value)
 
 
@@ -200,18 +247,16 @@ async def list_builds(
 ) -> Response:
     """List builds the router first saw since `since`, filtered by the query."""
     query = request.query
-    unknown = sorted(
-        set(query) - {"repository", "pool", "status", "since", "kind", "limit"}
-    )
-    if unknown:
-        raise BadRequest(f"unknown query parameter {unknown[0]!r}")
+    check_parameters(query, BUILDS_PARAMETERS)
     now = services.clock()
-    since = parse_since(query.get("since"), now, 1)
-    if since < now - MAX_BUILDS_DAYS * DAY:
-        raise BadRequest(f"since must be within the last {MAX_BUILDS_DAYS} days")
+    since = parse_since(
+        query.get("since"), now, 1, MAX_BUILDS_DAYS, "as far as builds are indexed"
+    )
     status = query.get("status")
     if status is not None and status not in STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+        raise BadRequest(
+            f"status must be one of {', '.join(STATUSES)}", parameter="status"
+        )
     limit = parse_limit(query.get("limit"))
     builds: list[dict[str, Any]] = []
     day = day_of(since)
@@ -254,10 +299,15 @@ async def get_costs(
     request: Request, services: Services, params: Mapping[str, str]
 ) -> Response:
     """Return estimated cost, baseline and savings per pool since `since`."""
+    check_parameters(request.query, COSTS_PARAMETERS)
     now = services.clock()
-    since = parse_since(request.query.get("since"), now, DEFAULT_COSTS_DAYS)
-    if since > now:
-        raise BadRequest("since is in the future")
+    since = parse_since(
+        request.query.get("since"),
+        now,
+        DEFAULT_COSTS_DAYS,
+        MAX_COSTS_DAYS,
+        "as far as the daily cost history goes",
+    )
     stored = await get_json(services.store, SNAPSHOT_KEY)
     daily: Mapping[str, Any] = (
         stored.get("daily", {}) if isinstance(stored, dict) else {}

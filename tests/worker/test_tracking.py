@@ -7,7 +7,7 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -770,3 +770,113 @@ def test_arbitrary_times_rejected_or_counted(
     pools = store.json(rollup.SNAPSHOT_KEY)["pools"]
     jobs = pools["vps"]["conclusions"]["success"] if accepted else 0
     assert jobs == accepted
+
+
+# --- query parameters -----------------------------------------------------------
+
+SINCE_FORMS = "a date (YYYY-MM-DD), an ISO 8601 time with a zone, or epoch seconds"
+
+
+def get(services: Any, path: str, query: dict[str, str]) -> Any:
+    from worker.app import build_router, handle
+
+    headers = {"authorization": "Bearer test-token"}
+    return run(handle(Request("GET", path, query, headers), services, build_router()))
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "value"),
+    [
+        ("/api/builds", "since", "nan"),
+        ("/api/builds", "since", "NaN"),
+        ("/api/builds", "since", " nan "),
+        ("/api/builds", "since", "inf"),
+        ("/api/builds", "since", "-inf"),
+        ("/api/builds", "since", "1e308"),
+        ("/api/builds", "since", "1e12"),
+        ("/api/builds", "since", "1000000000000"),  # year 33658
+        ("/api/builds", "since", "0001-01-01"),
+        ("/api/builds", "since", "-1"),
+        ("/api/builds", "since", "\u0661\u0662"),  # Arabic-Indic digits
+        ("/api/builds", "since", "2025-11-30T10:00:00"),
+        ("/api/builds", "limit", "\u00b2"),  # superscript two: isdigit() is True
+        ("/api/builds", "limit", "0"),
+        ("/api/builds", "limit", "1001"),
+        ("/api/costs", "since", "0001-01-01T00:00:00+14:00"),
+        ("/api/costs", "since", "9999-12-31T23:59:59-14:00"),
+        ("/api/costs", "since", "0001-01-01"),
+        ("/api/costs", "since", "nan"),
+        ("/api/costs", "since", "1e12"),
+        ("/api/costs", "since", "2024-10-01"),  # before the 400-day history
+    ],
+)
+def test_bad_query_value_is_400(path: str, name: str, value: str) -> None:
+    response = get(make_services(now=NOW), path, {name: value})
+    assert response.status == 400
+    body = response.json()
+    assert body["parameter"] == name
+    assert f"query parameter {name}=" in body["error"]
+    if name == "since":
+        assert SINCE_FORMS in body["error"]
+    else:
+        assert "a whole number from 1 to 1000" in body["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/builds", "/api/costs"])
+def test_unknown_query_parameter_is_400(path: str) -> None:
+    response = get(make_services(now=NOW), path, {"since": "", "sinse": "2025-11-01"})
+    assert response.status == 400
+    body = response.json()
+    assert body["parameter"] == "sinse"
+    assert body["error"].startswith("unknown query parameter 'sinse'; accepted:")
+
+
+def test_since_window_edges() -> None:
+    services = make_services(now=NOW)
+    oldest_builds = rollup.day_of(NOW - tracking.MAX_BUILDS_DAYS * rollup.DAY)
+    oldest_costs = rollup.day_of(NOW - rollup.DAILY_HISTORY_DAYS * rollup.DAY)
+    assert oldest_builds == "2025-10-30"
+    assert oldest_costs == "2024-10-26"
+    builds = get(services, "/api/builds", {"since": oldest_builds})
+    assert builds.status == 200
+    assert builds.json()["since"] == rollup.day_start(oldest_builds)
+    costs = get(services, "/api/costs", {"since": oldest_costs})
+    assert costs.status == 200
+    assert costs.json()["since"] == rollup.day_start(oldest_costs)
+    assert get(services, "/api/costs", {"since": "2024-10-25"}).status == 400
+    assert get(services, "/api/builds", {"since": str(NOW)}).status == 200
+    assert get(services, "/api/builds", {"since": str(NOW + 1)}).status == 400
+    error = get(services, "/api/costs", {"since": "2024-10-25"}).json()["error"]
+    assert "from 2024-10-26 (400 days back" in error
+
+
+query_names = st.sampled_from(
+    ["since", "limit", "status", "pool", "repository", "kind"]
+) | st.text(max_size=8)
+query_values = (
+    st.text(max_size=30)
+    | st.sampled_from(["nan", "inf", "-1", "1e12", "0", "1001", "\u00b2", "2025-11-30"])
+    | st.floats().map(str)
+    | st.integers(-(10**20), 10**20).map(str)
+    | st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-14))]),
+    ).map(lambda d: d.isoformat())
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    path=st.sampled_from(["/api/builds", "/api/costs"]),
+    query=st.dictionaries(query_names, query_values, max_size=3),
+)
+def test_arbitrary_query_never_5xx(path: str, query: dict[str, str]) -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1")
+    run(rollup.run_rollup(services, POLICY))
+    response = get(services, path, query)
+    assert response.status < 500
+    if response.status == 400:
+        assert "parameter" in response.json()
