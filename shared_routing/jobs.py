@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import BadRequest
 from .fields import JsonObject, show, wrong_type
@@ -124,7 +124,7 @@ def parse_time(obj: JsonObject, key: str) -> float | None:
     return timestamp
 
 
-def is_accepted_time(value: object) -> bool:
+def is_accepted_time(value: object) -> TypeGuard[float]:
     """Return True when `value` is epoch seconds in the accepted window."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
