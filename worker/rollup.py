@@ -363,6 +363,7 @@ async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> Non
     """Fold the new observations of one build and store what changed."""
     stored = await job.cache.get(build_key(entity))
     record, changed = _record(job, entity, stored)
+    received: list[float] = []
     for parsed in keys:
         if record is not None and record.has(parsed.delivery):
             continue
@@ -371,7 +372,7 @@ async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> Non
         if value is None:
             continue  # expired or not yet readable
         try:
-            obs = read_event(value)
+            obs, at = read_event(value)
         except ValueError as error:
             job.skip(parsed.key, "delivery", str(error))
             continue
@@ -379,6 +380,8 @@ async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> Non
             job.skip(parsed.key, "delivery", "observation of another build")
             continue
         record = add_observation(record, parsed.delivery, obs)
+        if at is not None:
+            received.append(at)
         changed = True
     if record is None or not changed:
         return
@@ -390,7 +393,7 @@ async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> Non
         await _remove_from_index(job, entity, meta.get("index_day"))
         job.cache.delete(build_key(entity))
         return
-    await update_index(job, record, meta)
+    await update_index(job, record, meta, min(received, default=None))
     job.cache.set(
         build_key(entity),
         {**record_to_dict(record), "meta": meta},
@@ -398,8 +401,8 @@ async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> Non
     )
 
 
-def read_event(value: str) -> Observation:
-    """Return the observation stored at a delivery key.
+def read_event(value: str) -> tuple[Observation, float | None]:
+    """Return the observation stored at a delivery key and its receive time.
 
     Raises ValueError when the value is not a stored observation or one of its
     times is outside the accepted window. The message quotes no stored content.
@@ -412,7 +415,8 @@ def read_event(value: str) -> Observation:
     name = rejected_time_field(obs)
     if name is not None:
         raise ValueError(f"{name} is not a time from 2018 to 2099")
-    return obs
+    received = data.get("at")
+    return obs, float(received) if is_accepted_time(received) else None
 
 
 def _record(job: Rollup, entity: str, stored: Any) -> tuple[EntityRecord | None, bool]:
@@ -536,12 +540,23 @@ def build_summary(record: EntityRecord, meta: Mapping[str, Any]) -> dict[str, An
     return summary
 
 
-async def update_index(job: Rollup, record: EntityRecord, meta: dict[str, Any]) -> None:
-    """Refresh the build's entry in the index of the day it was first seen."""
-    if "first_seen" not in meta:
-        meta["first_seen"] = job.now
-    meta["index_day"] = day_of(meta["first_seen"])
-    key = index_key(meta["index_day"])
+async def update_index(
+    job: Rollup, record: EntityRecord, meta: dict[str, Any], received: float | None
+) -> None:
+    """Refresh the build's entry in the index of the day it was first seen.
+
+    `first_seen` is the earliest time the Worker received a delivery of the
+    build, and `received` is the earliest among the observations just folded.
+    When no stored value has a valid receive time, the rollup's time is used.
+    A build that turns out to be first seen on an earlier day moves there.
+    """
+    times = [t for t in (meta.get("first_seen"), received) if is_accepted_time(t)]
+    meta["first_seen"] = min(times) if times else job.now
+    day = day_of(meta["first_seen"])
+    if meta.get("index_day") != day:
+        await _remove_from_index(job, record.entity, meta.get("index_day"))
+    meta["index_day"] = day
+    key = index_key(day)
     index = await job.cache.get(key)
     if not isinstance(index, dict):
         index = {}

@@ -880,3 +880,45 @@ def test_arbitrary_query_never_5xx(path: str, query: dict[str, str]) -> None:
     assert response.status < 500
     if response.status == 400:
         assert "parameter" in response.json()
+
+
+# --- first seen -------------------------------------------------------------------
+
+
+def test_first_seen_is_receive_time() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    at(services, NOW - 1000)
+    deliver_finished_job(services, "d1")
+    at(services, NOW - 400)
+    a = Attempt(7, "build", 1, "kvm2", 30, 120, "success", NOW - 600)
+    run(deliver(services, "workflow_job", payloads_of(a)[1], "d2"))
+    run(rollup.run_rollup(services, POLICY, NOW))
+    at(services, NOW)
+    (build,) = run(call(services, "/api/builds")).json()["builds"]
+    assert build["first_seen"] == NOW - 1000
+    detail = run(call(services, f"/api/builds/{build['id']}")).json()
+    assert detail["first_seen"] == NOW - 1000
+
+
+def test_first_seen_keeps_earliest_delivery() -> None:
+    store = MemoryStore()
+    services = make_services(store, now=NOW)
+    deliver_finished_job(services, "d1")
+    run(rollup.run_rollup(services, POLICY))
+    # A delivery received a day earlier shows up in a later listing.
+    a = Attempt(7, "build", 1, "kvm2", 30, 120, "success", NOW - 600)
+    at(services, NOW - 86_000)
+    run(deliver(services, "workflow_job", payloads_of(a)[0], "d0"))
+    at(services, NOW + 300)
+    run(store.delete(rollup.SCAN_KEY))
+    run(rollup.run_rollup(services, POLICY))
+    yesterday = rollup.day_of(NOW - 86_000)
+    (entity,) = store.json(rollup.index_key(yesterday))
+    assert store.json(rollup.index_key(rollup.day_of(NOW))) == {}
+    builds = run(call(services, "/api/builds", since=yesterday)).json()
+    assert builds["count"] == 1
+    assert builds["builds"][0]["id"] == entity
+    assert builds["builds"][0]["first_seen"] == NOW - 86_000
+    # Received later, d1 does not move first_seen back.
+    assert store.json(rollup.build_key(entity))["meta"]["first_seen"] == NOW - 86_000
