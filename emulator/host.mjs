@@ -22,9 +22,20 @@ import { startKv } from "./kv.mjs";
 import { BackgroundWork, WAIT_UNTIL_LIMIT_MS, loadPython, loadWorker } from "./runtime.mjs";
 
 const EMULATOR_ROOT = path.resolve(import.meta.dirname, "..");
-// Cloudflare rejects request bodies over 100 MB on the Free and Pro plans:
+// The Worker rejects bodies over 25 MB (MAX_BODY_BYTES in worker/entry.py), so
+// the host responds 413 itself rather than buffer a body the Worker would reject.
+// NOTE: the host's 413 has no CORS headers; the Worker's own 413 has them for
+// an allowed Origin.
+const MAX_BODY_BYTES = 25 * 1024 * 1024;
+// After an early rejection the host reads and drops up to this many more body
+// bytes, so a client that sends its whole body before it reads the response
+// (Python's http.client does) still gets the response. Cloudflare rejects
+// request bodies over 100 MB on the Free and Pro plans:
 // https://developers.cloudflare.com/workers/platform/limits/
-const MAX_BODY_BYTES = 100 * 1024 * 1024;
+const DISCARD_LIMIT_BYTES = 100 * 1024 * 1024;
+// Client errors that mean the client has gone (a reset, or the end of the
+// stream inside a request), so no client is left to receive a response.
+const CLIENT_GONE_CODES = new Set(["ECONNRESET", "HPE_INVALID_EOF_STATE"]);
 const USAGE = `usage: host.mjs [options]
   --port N          port on 127.0.0.1 (default 8787; 0 picks a free port)
   --persist DIR     where KV data is kept (default .emulator/kv in the project)
@@ -139,17 +150,114 @@ async function start(options) {
   }
 }
 
-function readBody(request) {
+/** An error response that the host sends itself, without running the Worker. */
+class HostRejection extends Error {
+  constructor(status, code, message, details = {}) {
+    super(message);
+    this.status = status;
+    this.body = { error: message, code, ...details };
+  }
+}
+
+/** The connection closed before the whole request body arrived. */
+class IncompleteBody extends Error {
+  constructor(received, declared) {
+    const total = declared === null ? "" : ` of ${declared}`;
+    super(`connection closed after ${received}${total} body bytes`);
+  }
+}
+
+function payloadTooLarge(message) {
+  return new HostRejection(413, "payload_too_large", message, { limit: MAX_BODY_BYTES });
+}
+
+/** Return the path of a request target without its query, for the log. */
+function logPath(target) {
+  return target.split("?", 1)[0];
+}
+
+/** Return the declared Content-Length, or null when the header is absent. */
+function declaredLength(request) {
+  // Node's parser has already rejected a Content-Length that is not a number.
+  const value = request.headers["content-length"];
+  return value === undefined ? null : Number(value);
+}
+
+/**
+ * Read the whole request body. Rejects with a 413 HostRejection as soon as the
+ * body passes MAX_BODY_BYTES, and with IncompleteBody when the connection
+ * closes first.
+ */
+function readBody(request, declared) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
-    request.on("data", (chunk) => {
+    const stop = () => {
+      request.off("data", onData);
+      request.off("end", onEnd);
+      request.off("close", onClose);
+    };
+    function onData(chunk) {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    request.on("end", () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks)));
-    request.on("error", reject);
+      if (size > MAX_BODY_BYTES) {
+        stop();
+        reject(payloadTooLarge(`body is larger than the limit of ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    }
+    function onEnd() {
+      stop();
+      resolve(Buffer.concat(chunks, size));
+    }
+    function onClose() {
+      stop();
+      reject(new IncompleteBody(size, declared));
+    }
+    request.on("data", onData);
+    request.on("end", onEnd);
+    request.on("close", onClose);
   });
+}
+
+/**
+ * Send a HostRejection as JSON. While the body is still arriving, the response
+ * goes out at once with `connection: close`, but it ends, closing the
+ * connection, only after the rest of the body has been read and dropped. Past
+ * DISCARD_LIMIT_BYTES the connection is closed at once.
+ */
+function sendRejection(request, response, rejection) {
+  const payload = Buffer.from(JSON.stringify(rejection.body));
+  const headers = {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": payload.length,
+  };
+  if (request.complete) {
+    response.writeHead(rejection.status, headers);
+    response.end(payload);
+    return;
+  }
+  response.writeHead(rejection.status, { ...headers, connection: "close" });
+  response.write(payload);
+  let dropped = 0;
+  request.on("data", (chunk) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_LIMIT_BYTES) request.socket.destroy();
+  });
+  request.on("end", () => response.end());
+  request.resume();
+}
+
+/** Write a HostRejection straight to a socket, bypassing any ServerResponse, and close it. */
+function writeRawRejection(socket, rejection) {
+  const payload = JSON.stringify(rejection.body);
+  const head = [
+    `HTTP/1.1 ${rejection.status} ${http.STATUS_CODES[rejection.status]}`,
+    "content-type: application/json; charset=utf-8",
+    `content-length: ${Buffer.byteLength(payload)}`,
+    "connection: close",
+  ];
+  socket.end(`${head.join("\r\n")}\r\n\r\n${payload}`, () => socket.destroy());
 }
 
 function toWebRequest(request, body, port) {
@@ -217,11 +325,11 @@ async function drain(app, response) {
 }
 
 async function dispatch(app, request, response, port) {
-  const body = await readBody(request);
-  if (body === null) {
-    writeJson(response, 413, { error: `body is larger than ${MAX_BODY_BYTES} bytes` });
-    return 413;
+  const declared = declaredLength(request);
+  if (declared !== null && declared > MAX_BODY_BYTES) {
+    throw payloadTooLarge(`body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`);
   }
+  const body = await readBody(request, declared);
   const url = new URL(request.url, `http://127.0.0.1:${port}`);
   if (url.pathname === "/__scheduled") return await runScheduled(app, url, response);
   if (url.pathname === "/__emulator/drain" && request.method === "POST") {
@@ -232,27 +340,115 @@ async function dispatch(app, request, response, port) {
   return webResponse.status;
 }
 
+/**
+ * Respond to a request whose dispatch threw, when the client is still there, and
+ * return its log line's status and detail.
+ */
+function respondToFailure(request, response, error, rejection) {
+  if (error instanceof HostRejection && !response.headersSent) {
+    sendRejection(request, response, error);
+    return { status: `${error.status}`, detail: "" };
+  }
+  if (error instanceof IncompleteBody) {
+    // The socket is closed already: the client closed it, or the clientError
+    // handler sent `rejection` and closed it.
+    if (rejection) {
+      const detail = `: ${rejection.body.error}, ${error.message}`;
+      return { status: `${rejection.status}`, detail };
+    }
+    return { status: "not answered", detail: `: ${error.message}` };
+  }
+  // The Worker maps its own errors, so this is a bug in the Worker or here.
+  const target = `${request.method} ${logPath(request.url)}`;
+  process.stderr.write(`[emulator] uncaught error on ${target}:\n`);
+  process.stderr.write(`${error?.stack ?? error}\n`);
+  if (!response.headersSent) {
+    writeJson(response, 500, { error: "uncaught error in the Worker", code: "internal" });
+  } else {
+    response.destroy();
+  }
+  return { status: "500", detail: "" };
+}
+
+/** Return the host's rejection of a request that Node's HTTP parser rejected. */
+function parserRejection(error) {
+  const reason = error.reason ?? error.message;
+  // The same statuses as Node's own clientError response.
+  switch (error.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return new HostRejection(
+        431,
+        "headers_too_large",
+        `request headers are larger than ${http.maxHeaderSize} bytes`,
+      );
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return payloadTooLarge(`chunk extensions are too large: ${reason}`);
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new HostRejection(
+        408,
+        "request_timeout",
+        "request timed out before it was complete",
+      );
+    default:
+      return new HostRejection(400, "bad_request", `invalid HTTP request: ${reason}`);
+  }
+}
+
+/** Return the method and target of the request line in `packet`, if they are printable. */
+function requestLine(packet) {
+  const line = packet?.toString("latin1").split("\r\n", 1)[0] ?? "";
+  const [method, target] = line.split(" ");
+  const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+  const printable = /^[\x21-\x7e]+$/;
+  if (!token.test(method ?? "") || !printable.test(target ?? "")) return {};
+  return { method, target };
+}
+
 function serve(app, port) {
-  return http.createServer(async (request, response) => {
+  // The response in progress on each socket, and the rejection that the
+  // clientError handler sent in its place, if any.
+  const inFlight = new WeakMap();
+
+  const server = http.createServer(async (request, response) => {
     const begun = performance.now();
-    const pathname = request.url.split("?", 1)[0];
-    let status;
+    const socket = request.socket;
+    const state = { response, rejection: null };
+    inFlight.set(socket, state);
+    response.once("close", () => {
+      if (inFlight.get(socket) === state) inFlight.delete(socket);
+    });
+    let outcome;
     try {
-      status = await dispatch(app, request, response, port());
+      const status = await dispatch(app, request, response, port());
+      outcome = { status, detail: "" };
     } catch (error) {
-      // The Worker maps its own errors, so this is a bug in the Worker or here.
-      process.stderr.write(`[emulator] uncaught error on ${request.method} ${pathname}:\n`);
-      process.stderr.write(`${error?.stack ?? error}\n`);
-      status = 500;
-      if (!response.headersSent) {
-        writeJson(response, 500, { error: "uncaught error in the Worker", code: "internal" });
-      } else {
-        response.destroy();
-      }
+      outcome = respondToFailure(request, response, error, state.rejection);
     }
     const ms = (performance.now() - begun).toFixed(1);
-    say(`${request.method} ${pathname} ${status} ${ms} ms`);
+    const target = `${request.method} ${logPath(request.url)}`;
+    say(`${target} ${outcome.status} ${ms} ms${outcome.detail}`);
   });
+
+  // Replaces Node's own handler, which responds to these errors without a body.
+  server.on("clientError", (error, socket) => {
+    const state = inFlight.get(socket);
+    const gone = CLIENT_GONE_CODES.has(error.code) || !socket.writable;
+    if (gone || state?.response.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const { method, target } = requestLine(error.rawPacket);
+    const rejection = parserRejection(error);
+    writeRawRejection(socket, rejection);
+    if (state) {
+      // The body is cut short, so the request's handler logs the line.
+      state.rejection = rejection;
+      return;
+    }
+    const shown = method ? `${method} ${logPath(target)}` : "invalid request";
+    say(`${shown} ${rejection.status} (${rejection.body.error})`);
+  });
+  return server;
 }
 
 async function main() {

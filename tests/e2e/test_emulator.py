@@ -34,6 +34,10 @@ from e2e_support import (
 pytestmark = pytest.mark.e2e
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
+# Body bytes the host drops after an early 413 (DISCARD_LIMIT_BYTES in host.mjs).
+DISCARD_LIMIT_BYTES = 100 * 1024 * 1024
+# A bound on waiting for a response that should come at once, not a delay.
+REPLY_TIMEOUT_S = 30.0
 VARS_GITHUB_API_URL = "http://127.0.0.1:9/github-from-vars-file"
 
 
@@ -265,10 +269,161 @@ def test_chunked_body_over_limit_gets_413(probe: Emulator) -> None:
     finally:
         connection.close()
     assert response.status == 413
-    assert (
-        payload["error"]
-        == f"body is {MAX_BODY_BYTES + 1} bytes; the limit is {MAX_BODY_BYTES}"
+    assert payload == {
+        "error": f"body is larger than the limit of {MAX_BODY_BYTES} bytes",
+        "code": "payload_too_large",
+        "limit": MAX_BODY_BYTES,
+    }
+
+
+def raw_exchange(port: int, data: bytes) -> http.client.HTTPResponse:
+    """Send `data` as is and return the parsed response, its body unread."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=REPLY_TIMEOUT_S)
+    sock.sendall(data)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    sock.close()  # the response keeps its own reference to the socket file
+    return response
+
+
+def test_declared_length_over_limit_answered_at_once(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", probe.port, timeout=REPLY_TIMEOUT_S
     )
+    try:
+        # The body is 11 bytes, so reading the declared length would hang.
+        headers = {"Content-Length": "99999999999"}
+        connection.request("POST", "/probe/echo", b"hello world", headers)
+        response = connection.getresponse()
+        payload = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 413
+    assert response.getheader("connection") == "close"
+    assert payload == {
+        "error": f"body is 99999999999 bytes; the limit is {MAX_BODY_BYTES}",
+        "code": "payload_too_large",
+        "limit": MAX_BODY_BYTES,
+    }
+    probe.wait_for_log(r"^\[emulator\] POST /probe/echo 413 \d+\.\d ms$", after=mark)
+
+
+def test_streamed_body_over_limit_stops_reading(probe: Emulator) -> None:
+    chunk = b"c" * (1024 * 1024)
+    frame = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    # Without a bound on the bytes it drops, the host would read forever.
+    send_cap = MAX_BODY_BYTES + DISCARD_LIMIT_BYTES + 64 * len(chunk)
+    sent = 0
+    send_error: list[OSError] = []
+    sock = socket.create_connection(("127.0.0.1", probe.port), timeout=REPLY_TIMEOUT_S)
+
+    def send_endless_body() -> None:
+        nonlocal sent
+        try:
+            sock.sendall(
+                b"POST /probe/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            while sent < send_cap:
+                sock.sendall(frame)
+                sent += len(chunk)
+        except OSError as error:
+            send_error.append(error)
+
+    sender = threading.Thread(target=send_endless_body)
+    sender.start()
+    try:
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        payload = json.loads(response.read())
+        sender.join(timeout=REPLY_TIMEOUT_S)
+    finally:
+        sock.close()
+        sender.join()
+    assert response.status == 413
+    assert payload["code"] == "payload_too_large"
+    assert payload["limit"] == MAX_BODY_BYTES
+    # The host closed the connection once it had dropped DISCARD_LIMIT_BYTES.
+    assert sent < send_cap
+    assert len(send_error) == 1
+    assert isinstance(send_error[0], (BrokenPipeError, ConnectionResetError))
+
+
+INCOMPLETE_BODIES = [
+    (b"Content-Length: 100\r\n\r\nhello world", "11 of 100 body bytes"),
+    (b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "5 body bytes"),
+]
+
+
+@pytest.mark.parametrize(("head_and_body", "received"), INCOMPLETE_BODIES)
+def test_incomplete_body_is_not_answered(
+    probe: Emulator, head_and_body: bytes, received: str
+) -> None:
+    mark = len(probe.logs)
+    request = b"POST /probe/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n" + head_and_body
+    with socket.create_connection(("127.0.0.1", probe.port), timeout=10) as sock:
+        sock.sendall(request)
+    line = probe.wait_for_log(r"^\[emulator\] POST /probe/echo ", after=mark)
+    assert line.startswith("[emulator] POST /probe/echo not answered ")
+    assert line.endswith(f" ms: connection closed after {received}")
+    assert not [entry for entry in probe.logs[mark:] if "uncaught error" in entry]
+
+
+def test_malformed_chunked_body_gets_400(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    response = raw_exchange(
+        probe.port,
+        b"POST /probe/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+    )
+    assert response.status == 400
+    assert json.loads(response.read()) == {
+        "error": "invalid HTTP request: Invalid character in chunk size",
+        "code": "bad_request",
+    }
+    line = probe.wait_for_log(r"^\[emulator\] POST /probe/echo ", after=mark)
+    assert line.startswith("[emulator] POST /probe/echo 400 ")
+    assert line.endswith(
+        " ms: invalid HTTP request: Invalid character in chunk size,"
+        " connection closed after 5 body bytes"
+    )
+
+
+PARSER_REJECTIONS = [
+    (
+        b"X-Bad: a\x01b\r\n",
+        400,
+        {
+            "error": "invalid HTTP request: Invalid header value char",
+            "code": "bad_request",
+        },
+    ),
+    (
+        b"X-Big: " + b"h" * 20_000 + b"\r\n",
+        431,
+        {
+            "error": "request headers are larger than 16384 bytes",
+            "code": "headers_too_large",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("header", "status", "answer"), PARSER_REJECTIONS)
+def test_parser_rejection_gets_json(
+    probe: Emulator, header: bytes, status: int, answer: dict[str, str]
+) -> None:
+    mark = len(probe.logs)
+    response = raw_exchange(
+        probe.port,
+        b"GET /probe/config HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\n",
+    )
+    assert response.status == status
+    assert response.getheader("content-type") == "application/json; charset=utf-8"
+    assert json.loads(response.read()) == answer
+    line = probe.wait_for_log(r"^\[emulator\] GET /probe/config ", after=mark)
+    assert line == f"[emulator] GET /probe/config {status} ({answer['error']})"
 
 
 def test_unknown_path_gets_json_404(probe: Emulator) -> None:
