@@ -363,6 +363,7 @@ async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> Non
     """Fold the new observations of one build and store what changed."""
     stored = await job.cache.get(build_key(entity))
     record, changed = _record(job, entity, stored)
+
     received: list[float] = []
     for parsed in keys:
         if record is not None and record.has(parsed.delivery):
@@ -385,6 +386,7 @@ async def fold_entity(job: Rollup, entity: str, keys: Iterable[EventKey]) -> Non
         changed = True
     if record is None or not changed:
         return
+
     job.count("folded")
     meta = dict(stored.get("meta", {})) if isinstance(stored, dict) else {}
     await place_contributions(job, record, meta)

@@ -190,8 +190,8 @@ def parse_since(
     """Return `since` as epoch seconds, from the start of the day `max_days` back.
 
     `since` is a date, an ISO 8601 time with a zone, or epoch seconds. An empty
-    value means `default_days` back. `reason` says why the window ends where it
-    does, for the error message.
+    value means `default_days` back. The error message gives `reason`, which
+    explains where the window ends.
     """
     if value is None or value == "":
         return now - default_days * DAY
