@@ -33,6 +33,9 @@ const MAX_BODY_BYTES = 25 * 1024 * 1024;
 // request bodies over 100 MB on the Free and Pro plans:
 // https://developers.cloudflare.com/workers/platform/limits/
 const DISCARD_LIMIT_BYTES = 100 * 1024 * 1024;
+// The Fetch standard's forbidden methods: `new Request()` rejects them, so
+// Cloudflare never passes one to a Worker.
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 // Client errors that mean the client has gone (a reset, or the end of the
 // stream inside a request), so no client is left to receive a response.
 const CLIENT_GONE_CODES = new Set(["ECONNRESET", "HPE_INVALID_EOF_STATE"]);
@@ -171,6 +174,15 @@ function payloadTooLarge(message) {
   return new HostRejection(413, "payload_too_large", message, { limit: MAX_BODY_BYTES });
 }
 
+function forbiddenMethod(method) {
+  return new HostRejection(
+    405,
+    "method_not_allowed",
+    `method ${method} is forbidden by the Fetch standard, so Cloudflare does not ` +
+      "pass it to a Worker",
+  );
+}
+
 /** Return the path of a request target without its query, for the log. */
 function logPath(target) {
   return target.split("?", 1)[0];
@@ -181,6 +193,20 @@ function declaredLength(request) {
   // Node's parser has already rejected a Content-Length that is not a number.
   const value = request.headers["content-length"];
   return value === undefined ? null : Number(value);
+}
+
+function requestUrl(request, port) {
+  const host = request.headers.host ?? `127.0.0.1:${port}`;
+  const text = `http://${host}${request.url}`;
+  if (!URL.canParse(text)) {
+    const shown = JSON.stringify(logPath(text));
+    throw new HostRejection(
+      400,
+      "bad_request",
+      `invalid request URL ${shown}: check the Host header and the request target`,
+    );
+  }
+  return new URL(text);
 }
 
 /**
@@ -260,18 +286,22 @@ function writeRawRejection(socket, rejection) {
   socket.end(`${head.join("\r\n")}\r\n\r\n${payload}`, () => socket.destroy());
 }
 
-function toWebRequest(request, body, port) {
+function toWebRequest(request, url, body) {
   const headers = new Headers();
-  for (let i = 0; i < request.rawHeaders.length; i += 2) {
-    headers.append(request.rawHeaders[i], request.rawHeaders[i + 1]);
+  try {
+    for (let i = 0; i < request.rawHeaders.length; i += 2) {
+      headers.append(request.rawHeaders[i], request.rawHeaders[i + 1]);
+    }
+    const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    return new Request(url, {
+      method: request.method,
+      headers,
+      body: hasBody ? body : undefined,
+    });
+  } catch (error) {
+    // A request that the Fetch API rejects is the client's error, not the Worker's.
+    throw new HostRejection(400, "bad_request", `invalid request: ${error.message}`);
   }
-  const host = request.headers.host ?? `127.0.0.1:${port}`;
-  const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  return new Request(`http://${host}${request.url}`, {
-    method: request.method,
-    headers,
-    body: hasBody ? body : undefined,
-  });
 }
 
 async function writeWebResponse(response, webResponse) {
@@ -325,17 +355,20 @@ async function drain(app, response) {
 }
 
 async function dispatch(app, request, response, port) {
+  if (FORBIDDEN_METHODS.has(request.method.toUpperCase())) {
+    throw forbiddenMethod(request.method);
+  }
   const declared = declaredLength(request);
   if (declared !== null && declared > MAX_BODY_BYTES) {
     throw payloadTooLarge(`body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`);
   }
+  const url = requestUrl(request, port);
   const body = await readBody(request, declared);
-  const url = new URL(request.url, `http://127.0.0.1:${port}`);
   if (url.pathname === "/__scheduled") return await runScheduled(app, url, response);
   if (url.pathname === "/__emulator/drain" && request.method === "POST") {
     return await drain(app, response);
   }
-  const webResponse = await app.worker.fetch(toWebRequest(request, body, port));
+  const webResponse = await app.worker.fetch(toWebRequest(request, url, body));
   await writeWebResponse(response, webResponse);
   return webResponse.status;
 }
@@ -371,8 +404,11 @@ function respondToFailure(request, response, error, rejection) {
 }
 
 /** Return the host's rejection of a request that Node's HTTP parser rejected. */
-function parserRejection(error) {
+function parserRejection(error, method) {
   const reason = error.reason ?? error.message;
+  if (error.code === "HPE_INVALID_METHOD" && FORBIDDEN_METHODS.has(method?.toUpperCase())) {
+    return forbiddenMethod(method);
+  }
   // The same statuses as Node's own clientError response.
   switch (error.code) {
     case "HPE_HEADER_OVERFLOW":
@@ -429,6 +465,16 @@ function serve(app, port) {
     say(`${target} ${outcome.status} ${ms} ms${outcome.detail}`);
   });
 
+  // Node hands a CONNECT request to this event, not to the request handler.
+  server.on("connect", (request, socket) => {
+    // The client may reset the connection before the response is written; the
+    // socket is closed either way.
+    socket.on("error", () => socket.destroy());
+    const rejection = forbiddenMethod(request.method);
+    writeRawRejection(socket, rejection);
+    say(`${request.method} ${logPath(request.url)} 405 (${rejection.body.error})`);
+  });
+
   // Replaces Node's own handler, which responds to these errors without a body.
   server.on("clientError", (error, socket) => {
     const state = inFlight.get(socket);
@@ -438,7 +484,7 @@ function serve(app, port) {
       return;
     }
     const { method, target } = requestLine(error.rawPacket);
-    const rejection = parserRejection(error);
+    const rejection = parserRejection(error, method);
     writeRawRejection(socket, rejection);
     if (state) {
       // The body is cut short, so the request's handler logs the line.

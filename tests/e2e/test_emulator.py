@@ -390,6 +390,36 @@ def test_malformed_chunked_body_gets_400(probe: Emulator) -> None:
     )
 
 
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "TRACK", "trace"])
+def test_forbidden_method_gets_405(emulator: Emulator, method: str) -> None:
+    mark = len(emulator.logs)
+    reply = emulator.request(method, "/health")
+    assert reply.status == 405
+    assert reply.headers["content-type"] == "application/json; charset=utf-8"
+    assert reply.json() == {
+        "error": f"method {method} is forbidden by the Fetch standard,"
+        " so Cloudflare does not pass it to a Worker",
+        "code": "method_not_allowed",
+    }
+    line = emulator.wait_for_log(rf"^\[emulator\] {method} /health ", after=mark)
+    assert line.startswith(f"[emulator] {method} /health 405")
+    assert not [entry for entry in emulator.logs[mark:] if "uncaught" in entry]
+
+
+@pytest.mark.parametrize("host", ["bad host", "127.0.0.1:99999"])
+def test_invalid_host_gets_400(probe: Emulator, host: str) -> None:
+    mark = len(probe.logs)
+    reply = probe.request("GET", "/probe/config", headers={"Host": host})
+    assert reply.status == 400
+    assert reply.json() == {
+        "error": f'invalid request URL "http://{host}/probe/config":'
+        " check the Host header and the request target",
+        "code": "bad_request",
+    }
+    probe.wait_for_log(r"^\[emulator\] GET /probe/config 400 \d+\.\d ms$", after=mark)
+    assert not [entry for entry in probe.logs[mark:] if "uncaught" in entry]
+
+
 PARSER_REJECTIONS = [
     (
         b"X-Bad: a\x01b\r\n",
