@@ -15,5 +15,8 @@ def shared_fixture(*parts: str) -> Path:
     """Return a path under ../shared/fixtures, skipping the test when it is absent."""
     path = SHARED_FIXTURES.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"recorded fixture {path} is absent (../shared/fixtures not beside the project)")
+        pytest.skip(
+            f"recorded fixture {path} is absent: "
+            "put the shared fixtures folder beside the project"
+        )
     return path
