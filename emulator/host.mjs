@@ -39,6 +39,8 @@ const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 // Client errors that mean the client has gone (a reset, or the end of the
 // stream inside a request), so no client is left to receive a response.
 const CLIENT_GONE_CODES = new Set(["ECONNRESET", "HPE_INVALID_EOF_STATE"]);
+// Paths in log lines are cut to this many characters.
+const LOG_PATH_CHARS = 200;
 const USAGE = `usage: host.mjs [options]
   --port N          port on 127.0.0.1 (default 8787; 0 picks a free port)
   --persist DIR     where KV data is kept (default .emulator/kv in the project)
@@ -183,9 +185,11 @@ function forbiddenMethod(method) {
   );
 }
 
-/** Return the path of a request target without its query, for the log. */
+/** Return the path of a request target without its query, cut for the log. */
 function logPath(target) {
-  return target.split("?", 1)[0];
+  const pathname = target.split("?", 1)[0];
+  if (pathname.length <= LOG_PATH_CHARS) return pathname;
+  return `${pathname.slice(0, LOG_PATH_CHARS)}…`;
 }
 
 /** Return the declared Content-Length, or null when the header is absent. */

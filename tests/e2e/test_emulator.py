@@ -506,6 +506,15 @@ def test_request_log_line_without_github_headers(probe: Emulator) -> None:
     probe.wait_for_log(r"^INFO router\.edge: GET /probe/keys 200$", after=mark)
 
 
+def test_request_log_line_cuts_long_path(probe: Emulator) -> None:
+    mark = len(probe.logs)
+    path = "/probe/" + "x" * 8000
+    assert probe.request("GET", path).status == 404
+    line = probe.wait_for_log(r"^\[emulator\] GET /probe/x+", after=mark)
+    assert line.startswith(f"[emulator] GET {path[:200]}… 404 ")
+    assert len(line) < 250
+
+
 def test_secrets_never_logged(probe: Emulator) -> None:
     probe.request("GET", "/probe/config")
     for line in probe.logs:
