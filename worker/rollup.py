@@ -1,4 +1,4 @@
-"""Roll tracked deliveries up into build records, daily aggregates and metrics.
+"""Run the cron rollup, folding new deliveries into build records and their aggregates.
 
 The cron trigger is the only writer of everything here; the webhook path only
 writes one immutable key per delivery (`event_key`). Each run lists the recent
@@ -9,21 +9,20 @@ closes days that can no longer change, and stores one metrics snapshot.
 Aggregates are maps keyed by attempt or delivery id, so putting the same
 contribution in twice (a repeated run, a redelivery, a stale read of our own
 earlier write) changes nothing: a count can be late but never double.
-The KV layout is described in docs/metrics.md.
+The KV layout is described in docs/metrics.md and named in `rollup_keys`. The
+state of a run is in `rollup_state`, and the daily aggregates, the closing of
+days and the snapshot are in `rollup_days`. This module re-exports the key names
+and constants that callers read next to `run_rollup`.
 """
 
 from __future__ import annotations
 
-import calendar
 import json
-import logging
-import math
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from dataclasses import replace
 from typing import Any
 
+from shared_routing.aggregates import contribution_of
 from shared_routing.jobs import Observation, is_accepted_time, rejected_time_field
 from shared_routing.lifecycle import (
     AttemptState,
@@ -34,242 +33,47 @@ from shared_routing.lifecycle import (
     record_to_dict,
     state_to_dict,
 )
-from shared_routing.metrics import (
-    Contribution,
-    MetricsSnapshot,
-    PoolTotals,
-    add_counts,
-    contribution_of,
-    merge_totals,
-    pool_infos,
-    snapshot_to_dict,
-)
 from shared_routing.policy import Policy
 
 from .app import Services
-from .store import KeyValueStore, get_json, put_json
+from .rollup_days import DAILY_HISTORY_DAYS as DAILY_HISTORY_DAYS
+from .rollup_days import close_days, count_deliveries, count_skipped, write_snapshot
+from .rollup_keys import (
+    BUCKET_SECONDS,
+    BUILD_TTL_SECONDS,
+    BUILDS,
+    DAY,
+    INDEX_TTL_SECONDS,
+    NO_ENTITY,
+    SCAN_KEY,
+    SCAN_TTL_SECONDS,
+    EventKey,
+    agg_key,
+    bucket_of,
+    bucket_time,
+    build_key,
+    day_of,
+    index_key,
+    list_event_keys,
+    parse_event_key,
+    pool_section,
+)
+from .rollup_keys import CLOSED_KEY as CLOSED_KEY
+from .rollup_keys import EVENT_TTL_SECONDS as EVENT_TTL_SECONDS
+from .rollup_keys import SNAPSHOT_KEY as SNAPSHOT_KEY
+from .rollup_keys import day_start as day_start
+from .rollup_keys import event_key as event_key
+from .rollup_state import Cache, Rollup, latest_decision
+from .store import put_json
 
-log = logging.getLogger("router")
-
-DAY = 86400
-BUCKET_SECONDS = 300
-EVENT_TTL_SECONDS = 7 * DAY
-BUILD_TTL_SECONDS = 30 * DAY
-INDEX_TTL_SECONDS = 32 * DAY
-SCAN_TTL_SECONDS = 30 * DAY
 # Each run lists again the last 15 minutes before where the previous run
 # stopped, because a new key can take up to about 60 s to show in KV listings.
 RESCAN_SECONDS = 900
-# Aggregates of today and the two days before still take contributions; older
-# days are closed into the running totals. A job finishing on a closed day
-# (a delivery more than two days late) counts on the oldest open day.
-OPEN_DAYS = 3
 # Bounds the KV operations of one run (Workers allow 1000 per invocation);
 # the rest waits for the next run.
 MAX_NEW_KEYS_PER_RUN = 300
 # Without a scan state (the first run), the rollup looks back one day.
 FIRST_LOOKBACK_SECONDS = DAY
-DAILY_HISTORY_DAYS = 400
-
-SCAN_KEY = "rollup:scan"
-CLOSED_KEY = "rollup:closed"
-SNAPSHOT_KEY = "metrics:current"
-DELIVERIES = "deliveries"
-BUILDS = "builds"
-SKIPPED = "skipped"
-NO_ENTITY = "-"
-_EPOCH_DATE = date(1970, 1, 1)
-
-
-def day_of(ts: float) -> str:
-    """Return the UTC day of `ts` as YYYY-MM-DD.
-
-    Computed with date arithmetic, not `time.gmtime`, because the gmtime of
-    Pyodide 314.0.7 returns a negative day of year for years 0 to 2 (at least),
-    and `strftime` then raises. Raises ValueError outside the years 1 to 9999.
-    """
-    try:
-        return (_EPOCH_DATE + timedelta(days=math.floor(ts / DAY))).isoformat()
-    except (OverflowError, ValueError):
-        raise ValueError(f"time {ts!r} is outside the years 1 to 9999") from None
-
-
-def day_start(day: str) -> float:
-    """Return the epoch time at which the UTC day `day` (YYYY-MM-DD) begins."""
-    return float(calendar.timegm(time.strptime(day, "%Y-%m-%d")))
-
-
-def bucket_of(ts: float) -> str:
-    """Return the 5-minute bucket of `ts` as YYYYMMDDHHMM, UTC."""
-    floored = int(ts) - int(ts) % BUCKET_SECONDS
-    return time.strftime("%Y%m%d%H%M", time.gmtime(floored))
-
-
-def bucket_time(bucket: str) -> float:
-    """Return the epoch time at which a YYYYMMDDHHMM bucket begins."""
-    return float(calendar.timegm(time.strptime(bucket, "%Y%m%d%H%M")))
-
-
-def event_key(
-    received_at: float, event: str, result: str, entity: str, delivery_id: str
-) -> str:
-    """Return the key of one delivery: time bucket first, so cron lists by hour."""
-    return f"ev:{bucket_of(received_at)}:{event}:{result}:{entity}:{delivery_id}"
-
-
-@dataclass(frozen=True)
-class EventKey:
-    """The parts of a delivery key."""
-
-    key: str
-    bucket: str
-    event: str
-    result: str
-    entity: str
-    delivery: str
-
-
-def parse_event_key(key: str) -> EventKey | None:
-    """Split a delivery key into its parts, or None when it is not one."""
-    parts = key.split(":", 5)
-    if len(parts) != 6 or parts[0] != "ev" or len(parts[1]) != 12:
-        return None
-    return EventKey(key, *parts[1:])
-
-
-def build_key(entity: str) -> str:
-    """Return the key of a build record."""
-    return f"build:{entity}"
-
-
-def index_key(day: str) -> str:
-    """Return the key of the list of builds first seen on `day`."""
-    return f"builds:{day}"
-
-
-def agg_key(day: str, section: str) -> str:
-    """Return the key of one daily aggregate: a pool's jobs, deliveries or builds."""
-    return f"agg:{day}:{section}"
-
-
-def pool_section(pool: str) -> str:
-    """Return the aggregate section name of a pool."""
-    return f"pool:{pool}"
-
-
-@dataclass
-class Cache:
-    """The values one run has read or will write, so each key is read once."""
-
-    store: KeyValueStore
-    values: dict[str, Any] = field(default_factory=dict)
-    dirty: dict[str, int | None] = field(default_factory=dict)
-    deleted: set[str] = field(default_factory=set)
-
-    async def get(self, key: str) -> Any:
-        """Return the JSON value of `key`, reading it on first use."""
-        if key not in self.values:
-            self.values[key] = await get_json(self.store, key)
-        return self.values[key]
-
-    def set(self, key: str, value: Any, ttl: int | None) -> None:
-        """Stage `value` for `key`; it is written once by `flush`."""
-        self.values[key] = value
-        self.dirty[key] = ttl
-        self.deleted.discard(key)
-
-    def delete(self, key: str) -> None:
-        """Stage the deletion of `key`; it is deleted once by `flush`."""
-        self.values[key] = None
-        self.dirty.pop(key, None)
-        self.deleted.add(key)
-
-    async def flush(self) -> None:
-        """Write every staged value and delete every staged deletion."""
-        for key, ttl in self.dirty.items():
-            await put_json(self.store, key, self.values[key], ttl)
-        for key in sorted(self.deleted):
-            await self.store.delete(key)
-        self.dirty.clear()
-        self.deleted.clear()
-
-
-async def list_event_keys(store: KeyValueStore, start: float, now: float) -> list[str]:
-    """List delivery keys from the bucket of `start` up to `now`, hour by hour."""
-    keys: list[str] = []
-    first = bucket_of(start)
-    hour = int(start) - int(start) % 3600
-    while hour <= now:
-        prefix = "ev:" + time.strftime("%Y%m%d%H", time.gmtime(hour))
-        cursor: str | None = None
-        while True:
-            page = await store.list(prefix, cursor)
-            keys.extend(k for k in page.keys if k[3:15] >= first)
-            if page.cursor is None:
-                break
-            cursor = page.cursor
-        hour += 3600
-    return keys
-
-
-async def latest_decision(cache: Cache, sha: str | None) -> Mapping[str, Any] | None:
-    """Return the newest routing decision stored for commit `sha`, or None."""
-    if not sha:
-        return None
-    cache_key = f"decision-of:{sha}"
-    if cache_key in cache.values:
-        found: Mapping[str, Any] | None = cache.values[cache_key]
-        return found
-    page = await cache.store.list(f"decision:{sha}:", None, 20)
-    best: Mapping[str, Any] | None = None
-    for key in page.keys:
-        value = await get_json(cache.store, key)
-        if not isinstance(value, dict) or not is_accepted_time(value.get("decided_at")):
-            continue
-        if best is None or value["decided_at"] > best["decided_at"]:
-            best = value
-    cache.values[cache_key] = best
-    return best
-
-
-@dataclass
-class Rollup:
-    """One run of the rollup: its clock, policy and staged KV values."""
-
-    cache: Cache
-    policy: Policy
-    now: float
-    stats: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def first_open_day(self) -> str:
-        """Return the oldest day whose aggregates still take contributions."""
-        return day_of(self.now - (OPEN_DAYS - 1) * DAY)
-
-    def open_day(self, ts: float | None) -> str:
-        """Return the aggregate day for a time, clamped to the open days.
-
-        A time before the oldest open day counts on that day, and a time after
-        now (clock skew) counts today, because later days are not summed yet.
-        """
-        if ts is None or math.isnan(ts):
-            return day_of(self.now)
-        return day_of(min(max(ts, day_start(self.first_open_day)), self.now))
-
-    def count(self, name: str, n: int = 1) -> None:
-        """Add to one of this run's statistics."""
-        self.stats[name] = self.stats.get(name, 0) + n
-
-    def skip(self, key: str, record: str, reason: str) -> None:
-        """Log and count a stored value the run cannot use; `record` is its kind.
-
-        `reason` must not quote the stored value, because the log is no place
-        for payload contents.
-        """
-        log.warning("rollup skipped %s: %s", key, reason)
-        self.count("skipped")
-        self.skipped[key] = record
 
 
 async def run_rollup(
@@ -305,35 +109,6 @@ async def run_rollup(
         services.store, SCAN_KEY, {"through": last, "recent": recent}, SCAN_TTL_SECONDS
     )
     return job.stats
-
-
-async def count_deliveries(job: Rollup, keys: Iterable[EventKey]) -> None:
-    """Put every new delivery into the delivery set of the day it arrived."""
-    for parsed in keys:
-        day = job.open_day(bucket_time(parsed.bucket))
-        key = agg_key(day, DELIVERIES)
-        agg = await job.cache.get(key) or {"ids": {}}
-        if "ids" not in agg:
-            continue
-        label = f"{parsed.event}|{parsed.result}"
-        if agg["ids"].get(parsed.delivery) != label:
-            agg["ids"][parsed.delivery] = label
-            job.cache.set(key, agg, None)
-
-
-async def count_skipped(job: Rollup) -> None:
-    """Put the values this run skipped into today's set of skipped values.
-
-    The set is keyed by stored key, so a value skipped again counts once.
-    """
-    if not job.skipped:
-        return
-    key = agg_key(day_of(job.now), SKIPPED)
-    agg = await job.cache.get(key) or {"ids": {}}
-    if "ids" not in agg:
-        return
-    agg["ids"].update(job.skipped)
-    job.cache.set(key, agg, None)
 
 
 async def fold_new_events(job: Rollup, keys: Iterable[EventKey]) -> None:
@@ -587,159 +362,3 @@ def build_detail(stored: Mapping[str, Any]) -> dict[str, Any]:
         for state in record.states()
     ]
     return detail
-
-
-def totals_of_agg(
-    agg: Any, section: str
-) -> tuple[dict[str, PoolTotals], dict[str, int]]:
-    """Return what one daily aggregate adds: pool totals, or counts by label."""
-    if not isinstance(agg, dict):
-        return {}, {}
-    if section.startswith("pool:"):
-        pool = section[5:]
-        if "totals" in agg:
-            return {pool: PoolTotals.from_dict(agg["totals"])}, {}
-        totals = PoolTotals()
-        for value in agg.get("ids", {}).values():
-            totals.add(Contribution.from_dict(value))
-        return {pool: totals}, {}
-    if "counts" in agg:
-        return {}, {str(k): int(v) for k, v in agg["counts"].items()}
-    counts: dict[str, int] = {}
-    for label in agg.get("ids", {}).values():
-        counts[label] = counts.get(label, 0) + 1
-    return {}, counts
-
-
-@dataclass
-class DayTotals:
-    """The sum of one day's aggregates."""
-
-    pools: dict[str, PoolTotals] = field(default_factory=dict)
-    deliveries: dict[str, int] = field(default_factory=dict)
-    builds: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    def merge(self, other: DayTotals) -> None:
-        """Add `other` to these totals."""
-        merge_totals(self.pools, other.pools)
-        add_counts(self.deliveries, other.deliveries)
-        add_counts(self.builds, other.builds)
-        add_counts(self.skipped, other.skipped)
-
-    def counts_of(self, section: str) -> dict[str, int]:
-        """Return the label counts that an aggregate section adds to."""
-        if section == BUILDS:
-            return self.builds
-        if section == SKIPPED:
-            return self.skipped
-        return self.deliveries
-
-    def daily_costs(self) -> dict[str, dict[str, int]]:
-        """Return the per-pool figures `/api/costs` reports for one day."""
-        return {
-            pool: {
-                "jobs": t.jobs,
-                "billed_minutes": t.billed_minutes,
-                "cost_micros": t.cost_micros,
-                "baseline_micros": t.baseline_micros,
-                "fallbacks": sum(t.fallbacks.values()),
-            }
-            for pool, t in sorted(self.pools.items())
-        }
-
-
-async def day_totals(job: Rollup, day: str) -> tuple[DayTotals, dict[str, Any]]:
-    """Read every aggregate of `day`; return their sum and the raw values by key."""
-    totals = DayTotals()
-    raw: dict[str, Any] = {}
-    keys = {k for k in job.cache.values if k.startswith(f"agg:{day}:")}
-    cursor: str | None = None
-    while True:
-        page = await job.cache.store.list(f"agg:{day}:", cursor)
-        keys.update(page.keys)
-        if page.cursor is None:
-            break
-        cursor = page.cursor
-    for key in sorted(keys):
-        section = key.split(":", 2)[2]
-        raw[key] = agg = await job.cache.get(key)
-        pools, counts = totals_of_agg(agg, section)
-        merge_totals(totals.pools, pools)
-        add_counts(totals.counts_of(section), counts)
-    return totals, raw
-
-
-async def close_days(job: Rollup) -> None:
-    """Close the days that left the open window into the running totals."""
-    closed = await job.cache.get(CLOSED_KEY) or {}
-    first_open = job.first_open_day
-    through = closed.get("through") or day_of(day_start(first_open) - DAY)
-    day = day_of(day_start(through) + DAY)
-    state = _closed_totals(closed)
-    daily: dict[str, Any] = dict(closed.get("daily", {}))
-    changed = False
-    while day < first_open:
-        totals, raw = await day_totals(job, day)
-        for key, agg in raw.items():
-            if isinstance(agg, dict) and "ids" in agg:
-                section = key.split(":", 2)[2]
-                job.cache.set(key, _compacted(agg, section), None)
-        state.merge(totals)
-        daily[day] = totals.daily_costs()
-        through, changed = day, True
-        day = day_of(day_start(day) + DAY)
-    if changed or not closed:
-        oldest = day_of(job.now - DAILY_HISTORY_DAYS * DAY)
-        daily = {d: v for d, v in daily.items() if d >= oldest}
-        job.cache.set(
-            CLOSED_KEY,
-            {**_closed_dict(state), "through": through, "daily": daily},
-            None,
-        )
-
-
-def _compacted(agg: Mapping[str, Any], section: str) -> dict[str, Any]:
-    pools, counts = totals_of_agg(agg, section)
-    if section.startswith("pool:"):
-        return {"totals": pools[section[5:]].to_dict()}
-    return {"counts": counts}
-
-
-def _closed_totals(closed: Mapping[str, Any]) -> DayTotals:
-    return DayTotals(
-        {str(p): PoolTotals.from_dict(t) for p, t in closed.get("pools", {}).items()},
-        {str(k): int(v) for k, v in closed.get("deliveries", {}).items()},
-        {str(k): int(v) for k, v in closed.get("builds", {}).items()},
-        {str(k): int(v) for k, v in closed.get("skipped", {}).items()},
-    )
-
-
-def _closed_dict(state: DayTotals) -> dict[str, Any]:
-    return {
-        "pools": {p: t.to_dict() for p, t in sorted(state.pools.items())},
-        "deliveries": dict(sorted(state.deliveries.items())),
-        "builds": dict(sorted(state.builds.items())),
-        "skipped": dict(sorted(state.skipped.items())),
-    }
-
-
-async def write_snapshot(job: Rollup) -> None:
-    """Sum closed and open days into the one value `/metrics` and `/api/costs` read."""
-    closed = await job.cache.get(CLOSED_KEY) or {}
-    state = _closed_totals(closed)
-    daily: dict[str, Any] = dict(closed.get("daily", {}))
-    for offset in range(OPEN_DAYS - 1, -1, -1):
-        day = day_of(job.now - offset * DAY)
-        totals, _ = await day_totals(job, day)
-        state.merge(totals)
-        daily[day] = totals.daily_costs()
-    snapshot = MetricsSnapshot(
-        generated_at=job.now,
-        pools=state.pools,
-        deliveries=state.deliveries,
-        builds=state.builds,
-        pool_info=pool_infos(job.policy),
-        skipped=state.skipped,
-    )
-    job.cache.set(SNAPSHOT_KEY, {**snapshot_to_dict(snapshot), "daily": daily}, None)

@@ -30,19 +30,18 @@ from shared_routing.policy import Policy
 from .app import Delivery, Router, Services
 from .http import PROMETHEUS_CONTENT_TYPE, Request, Response, json_response
 from .policies import load_active_policy
-from .rollup import (
-    DAILY_HISTORY_DAYS,
+from .rollup import build_detail, run_rollup
+from .rollup_days import DAILY_HISTORY_DAYS
+from .rollup_keys import (
     DAY,
     EVENT_TTL_SECONDS,
     NO_ENTITY,
     SNAPSHOT_KEY,
-    build_detail,
     build_key,
     day_of,
     day_start,
     event_key,
     index_key,
-    run_rollup,
 )
 from .store import get_json
 

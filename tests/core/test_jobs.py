@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared_routing.aggregates import contribution_of
 from shared_routing.errors import BadRequest, RouterError
 from shared_routing.jobs import (
     EARLIEST_TIME,
@@ -27,7 +28,6 @@ from shared_routing.jobs import (
     rejected_time_field,
 )
 from shared_routing.lifecycle import fold_observations
-from shared_routing.metrics import contribution_of
 from tests.conftest import shared_fixture
 from tests.core.tracking_policy import rate_policy
 

@@ -9,19 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_routing.lifecycle import AttemptState
-from shared_routing.metrics import (
+from shared_routing.aggregates import (
     MAX_QUANTILE_ERROR,
     Contribution,
     Histogram,
-    MetricsSnapshot,
-    PoolInfo,
     PoolTotals,
     contribution_of,
+    totals_of,
+)
+from shared_routing.lifecycle import AttemptState
+from shared_routing.metrics import (
+    MetricsSnapshot,
+    PoolInfo,
     render_metrics,
     snapshot_from_dict,
     snapshot_to_dict,
-    totals_of,
 )
 from tests.core.tracking_policy import rate_policy
 
