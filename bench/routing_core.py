@@ -28,7 +28,8 @@ from wcmatch import glob
 
 from shared_routing.decide import decide
 from shared_routing.events import ChangeSet
-from shared_routing.matching import REFERENCE_FLAGS, GlobList, PathSet, plan_needles
+from shared_routing.globs import REFERENCE_FLAGS
+from shared_routing.matching import GlobList, PathSet, plan_needles
 from shared_routing.policy import default_policy
 
 # One wcmatch regular expression list per pattern (a brace pattern has several).

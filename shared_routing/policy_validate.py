@@ -20,8 +20,8 @@ from typing import Any
 
 from .errors import PolicyInvalid, Problem
 from .fields import MAX_JSON_DEPTH, bracket_depth, json_depth
+from .globs import glob_problem
 from .keylines import KeyLines, KeyPath, format_key, json_key_lines, toml_key_lines
-from .matching import glob_problem
 from .policy import (
     DEFAULT_BASELINE_SIZE,
     DEFAULT_ESTIMATED_MINUTES,

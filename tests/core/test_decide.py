@@ -20,7 +20,7 @@ from shared_routing.decide import (
     decision_to_dict,
 )
 from shared_routing.events import ChangeSet
-from shared_routing.matching import REFERENCE_FLAGS
+from shared_routing.globs import REFERENCE_FLAGS
 from shared_routing.policy import Policy, Pool, Rule, default_policy, load_policy
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -9,15 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from wcmatch import glob
 
-from shared_routing.matching import (
-    REFERENCE_FLAGS,
-    GlobError,
-    GlobList,
-    PathSet,
-    compile_glob,
-    glob_problem,
-    plan_needles,
-)
+from shared_routing.globs import REFERENCE_FLAGS, GlobError, compile_glob, glob_problem
+from shared_routing.matching import GlobList, PathSet, plan_needles
 from tests.conftest import shared_fixture
 
 
