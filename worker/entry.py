@@ -73,6 +73,8 @@ KV_BINDING = "BUILD_STATE"
 KV_MIN_TTL_SECONDS = 60
 # Header values quoted in the log are cut to this many characters.
 LOG_VALUE_CHARS = 80
+# Request paths in the log are cut to this many characters.
+LOG_PATH_CHARS = 200
 # Statuses whose response must not carry a body (Fetch standard "null body status").
 NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 
@@ -237,12 +239,17 @@ class Default(WorkerEntrypoint):
             response = await self._answer(js_request, head, services)
         except Exception:
             # handle() maps every error of the handlers, so this is a bug here.
-            log.exception("unhandled error on %s %s", method, head.path)
+            log.exception(
+                "unhandled error on %s %s", method, head.path[:LOG_PATH_CHARS]
+            )
             response = json_response(
                 500, {"error": "internal error", "code": "internal"}
             )
         fields = _delivery_fields(headers)
-        log.info("%s %s %d%s", method, head.path, response.status, fields)
+        path = head.path[:LOG_PATH_CHARS] + (
+            "…" if len(head.path) > LOG_PATH_CHARS else ""
+        )
+        log.info("%s %s %d%s", method, path, response.status, fields)
         return _to_workers_response(response)
 
     async def _answer(
