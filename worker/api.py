@@ -73,7 +73,7 @@ async def health(
             "environment": services.config.environment,
             "policy": active.policy.name,
             "policy_version": active.policy.version,
-            "policy_source": "uploaded" if active.version_id else "built-in",
+            "policy_source": active.source,
         },
     )
 
@@ -166,7 +166,7 @@ async def get_policy(
         200,
         {
             "policy": policy_to_dict(active.policy),
-            "source": "uploaded" if active.version_id else "built-in",
+            "source": active.source,
             "version_id": active.version_id,
             "uploaded_at": active.uploaded_at,
         },

@@ -39,6 +39,11 @@ class ActivePolicy:
     version_id: str | None
     uploaded_at: float | None
 
+    @property
+    def source(self) -> str:
+        """Where the policy came from: "uploaded" or "built-in"."""
+        return "uploaded" if self.version_id else "built-in"
+
 
 # One parsed policy per isolate, keyed by version id, so a webhook re-parses the
 # policy only after an upload.
