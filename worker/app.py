@@ -129,7 +129,7 @@ def build_router() -> Router:
 
 
 async def handle(request: Request, services: Services, router: Router) -> Response:
-    """Answer `request`: find the route, check auth, run the handler, map errors."""
+    """Respond to `request`: find the route, check auth, run the handler, map errors."""
     try:
         if request.method == "OPTIONS":
             return preflight(request, router, services.config)
@@ -160,7 +160,7 @@ def error_headers(error: RouterError) -> dict[str, str]:
 
 
 def preflight(request: Request, router: Router, config: Config) -> Response:
-    """Answer a CORS preflight or an OPTIONS request with the allowed methods."""
+    """Respond to a CORS preflight or OPTIONS request with the allowed methods."""
     allowed: set[str] = set()
     for route in router.routes:
         if route.pattern.match(request.path):
