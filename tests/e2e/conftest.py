@@ -3,7 +3,7 @@
 - `start_emulator(config=None, env=None, extra_vars=None)` starts an emulator
   on a free port with its own KV folder and vars file; all are stopped at the
   end of the session. `extra_vars` go into the vars file, so they override
-  wrangler.toml `[vars]` (point `GITHUB_API_URL` or `DISCORD_WEBHOOK_URL` at a
+  wrangler.toml `[vars]` (point `GITHUB_API_URL` at a
   `mock_server` this way).
 - `emulator`: the project's Worker, shared by the tests of a module.
 - `probe_config`: a wrangler.toml for the probe Worker (see probe_api.py).
