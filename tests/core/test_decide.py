@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from wcmatch import glob
 
 from shared_routing.decide import (
-    TRACE_PATHS_MAX,
     Availability,
     Decision,
     decide,
     decision_to_dict,
 )
+from shared_routing.decide_trace import TRACE_PATHS_MAX
 from shared_routing.events import ChangeSet
 from shared_routing.globs import REFERENCE_FLAGS
 from shared_routing.policy import Policy, Pool, Rule, default_policy, load_policy
