@@ -17,6 +17,7 @@ from .http import Request, Response, json_response
 from .policies import (
     VERSION_ID,
     VERSION_PREFIX,
+    ActivePolicy,
     list_policy_versions,
     load_active_policy,
     store_policy,
@@ -95,11 +96,11 @@ async def route(
     if not (isinstance(data, Mapping) and "files" in data):
         stored = await stored_decisions(services, change.sha)
         matching = [record for record in stored if same_change(record, change)]
-        if matching and still_valid(matching[-1], active.policy.label, availability):
+        if matching and still_valid(matching[-1], active, availability):
             return json_response(200, {**matching[-1], "source": "webhook"})
     decision = decide(change, active.policy, availability)
     record = decision_record(
-        decision_to_dict(decision), change, "api", services.clock()
+        decision_to_dict(decision), change, "api", services.clock(), active.identity
     )
     return json_response(200, {**record, "source": "api"})
 
@@ -120,12 +121,16 @@ def same_change(record: Mapping[str, Any], change: ChangeSet) -> bool:
 
 
 def still_valid(
-    record: Mapping[str, Any], policy_label: str, availability: Availability
+    record: Mapping[str, Any], active: ActivePolicy, availability: Availability
 ) -> bool:
     """Tell whether a stored decision holds under the current policy and pools."""
     pool = record.get("pool")
     unavailable = availability.down | availability.saturated
-    return record.get("policy") == policy_label and pool not in unavailable
+    return (
+        record.get("policy_id") == active.identity
+        and pool in active.policy.pools
+        and pool not in unavailable
+    )
 
 
 def check_sha(sha: str) -> str:

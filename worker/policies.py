@@ -44,6 +44,11 @@ class ActivePolicy:
         """Where the policy came from: "uploaded" or "built-in"."""
         return "uploaded" if self.version_id else "built-in"
 
+    @property
+    def identity(self) -> str:
+        """The stored version id, or "built-in"; it changes with every upload."""
+        return self.version_id or "built-in"
+
 
 # One parsed policy per isolate, keyed by version id, so a webhook re-parses the
 # policy only after an upload.
@@ -109,6 +114,8 @@ async def store_policy(
     }
     await put_json(store, VERSION_PREFIX + version_id, record)
     await put_json(store, ACTIVE_KEY, record)
+    _cache.clear()
+    _cache[version_id] = policy
     return record
 
 

@@ -178,7 +178,11 @@ async def route_change(
     availability: Availability = await load_availability(services.store)
     decision = decide(change, active.policy, availability)
     record = decision_record(
-        decision_to_dict(decision), change, delivery.id, delivery.received_at
+        decision_to_dict(decision),
+        change,
+        delivery.id,
+        delivery.received_at,
+        active.identity,
     )
     await put_json(
         services.store,
@@ -202,11 +206,20 @@ async def route_change(
 
 
 def decision_record(
-    decision: dict[str, Any], change: ChangeSet, source: str, decided_at: float
+    decision: dict[str, Any],
+    change: ChangeSet,
+    source: str,
+    decided_at: float,
+    policy_id: str,
 ) -> dict[str, Any]:
-    """Return the stored and returned form of a decision, with its context."""
+    """Return the stored and returned form of a decision, with its context.
+
+    `policy_id` is the stored policy version the decision was made under, so a
+    later upload, even one that keeps the policy's name and version, is seen.
+    """
     return {
         **decision,
+        "policy_id": policy_id,
         "delivery": source,
         "repository": change.repository,
         "sha": change.sha,

@@ -662,3 +662,16 @@ def test_invalid_runner_label_is_rejected(label):
     [problem] = raised.value.problems
     assert problem.key == "pools.p.labels[1]"
     assert "not a valid runner label" in problem.message
+
+
+def test_too_many_rules_is_rejected():
+    rules = "".join(
+        f'[[rules]]\nname = "r{i}"\npool = "p"\npaths = ["d{i}/**"]\n'
+        for i in range(257)
+    )
+    text = f'name = "big"\nversion = "1"\ndefault_pool = "p"\n[pools.p]\nlabels = ["x"]\n{rules}'
+    with pytest.raises(PolicyInvalid) as raised:
+        load_policy(text, "big.toml", "toml")
+    [problem] = raised.value.problems
+    assert problem.key == "rules"
+    assert problem.message == "has 257 rules; a policy may have at most 256"

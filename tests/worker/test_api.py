@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from fakes import MemoryStore, make_services, run
 from payloads import encode, make_push
@@ -174,6 +175,26 @@ def test_route_decides_again_after_policy_change():
     assert answer["source"] == "api"
     assert answer["pool"] == "hosted"
     assert answer["policy"] == "tiny@1"
+
+
+GPU_DESCRIPTION = "CUDA or GPU images, GPU compose files and CUDA sources."
+
+
+def test_route_decides_again_after_upload_with_same_version():
+    services = make_services()
+    sha = store_push_decision(services)
+    project = Path(__file__).resolve().parents[2]
+    default = (project / "shared_routing" / "default_policy.toml").read_text()
+    gpu_rule = f'name = "gpu"\ndescription = "{GPU_DESCRIPTION}"\npool = '
+    edited = default.replace(gpu_rule + '"ai-lab"', gpu_rule + '"kvm2"')
+    assert edited != default
+    headers = {"content-type": "application/toml"}
+    upload = call("PUT", "/api/policy", edited.encode(), headers, services=services)
+    assert upload.status == 201
+    answer = call("POST", "/api/route", route_body(sha=sha), services=services).json()
+    assert answer["policy"] == "pmoves-hybrid@1"
+    assert answer["source"] == "api"
+    assert answer["policy_id"] == upload.json()["version_id"]
 
 
 def test_policy_version_id_is_checked():
