@@ -118,7 +118,10 @@ def decide(
         routed = policy.conservative_pool
         trace.append(f"file list incomplete: conservative pool {routed}")
 
-    routed = _apply_mode(routed, policy, trace)
+    allowed = _apply_mode(routed, policy, trace)
+    if allowed != routed:
+        reason += f"; the mode {policy.mode} does not allow {routed}, so {allowed}"
+    routed = allowed
     pool, note = _place(routed, policy, availability, trace)
     if note:
         reason += f"; {note}"
@@ -240,7 +243,8 @@ def _place(
                     note = f"{routed} is {state}; fell back to {name} ({why})"
                 trace.append(f"fallback: {note}")
                 return name, note
-    note = f"every pool is down, so {routed} keeps the build"
+    scope = "every pool" if mode == "hybrid" else f"every pool the mode {mode} allows"
+    note = f"{scope} is down, so {routed} keeps the build"
     trace.append(f"fallback: {note}")
     return routed, note
 

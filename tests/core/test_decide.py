@@ -773,3 +773,24 @@ def test_truncated_decision_never_lighter(subject: ChangeSet, total: int) -> Non
     # No rule that needs every file to match can win on a partial list.
     assert decision.rule != "lightweight"
     assert decision.pool != "github-hosted" or decision.rule == "skip-self-hosted"
+
+
+def test_mode_replacing_conservative_pool_is_in_reason() -> None:
+    policy = dataclasses.replace(default_policy(), mode="github-hosted-only")
+    unknown = change(FEATURE, [], truncated=True, files_total=12)
+    decision = decide(unknown, policy)
+    assert decision.pool == "github-hosted"
+    assert decision.reason.endswith(
+        "; the mode github-hosted-only does not allow vps, so github-hosted"
+    )
+
+
+def test_all_allowed_pools_down_names_the_mode() -> None:
+    policy = dataclasses.replace(default_policy(), mode="github-hosted-only")
+    docs = change(FEATURE, ["README.md"])
+    decision = decide(docs, policy, Availability(down=frozenset({"github-hosted"})))
+    assert decision.pool == "github-hosted"
+    assert decision.reason.endswith(
+        "every pool the mode github-hosted-only allows is down, "
+        "so github-hosted keeps the build"
+    )
