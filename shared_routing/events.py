@@ -393,8 +393,18 @@ def parse_route_request(data: Mapping[str, Any]) -> ChangeSet:
     ref = body.text("ref")
     if not ref.startswith("refs/"):
         ref = BRANCH_PREFIX + ref
+    if ref.endswith("/") or not ref.isprintable():
+        raise BadRequest(
+            f"body.ref must name a branch, tag or pull request, not {show(ref)}"
+        )
     pull = _PULL_REF.fullmatch(ref)
+    if pull is None and ref.startswith("refs/pull/"):
+        raise BadRequest(
+            f"body.ref must be refs/pull/<number>/merge or /head, not {show(ref)}"
+        )
     pr_number = body.optional_count("pr_number")
+    if pr_number == 0:
+        raise BadRequest("body.pr_number must be a pull request number, 1 or more")
     if pr_number is None and pull is not None:
         pr_number = int(pull.group(1))
     head_ref = body.optional_text("head_ref")

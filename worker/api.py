@@ -111,11 +111,17 @@ def same_change(record: Mapping[str, Any], change: ChangeSet) -> bool:
     The repository and the kind of event must agree, and so must the pull
     request number or, for a push, the ref.
     """
-    if record.get("repository") != change.repository:
+    repository = record.get("repository")
+    if not isinstance(repository, str):
+        return False
+    # GitHub compares owner and repository names without regard to case.
+    if repository.casefold() != change.repository.casefold():
         return False
     if change.pr_number is not None or change.event == "pull_request":
-        return record.get("event") == "pull_request" and (
-            change.pr_number is None or record.get("pr_number") == change.pr_number
+        return (
+            record.get("event") == "pull_request"
+            and change.pr_number is not None
+            and record.get("pr_number") == change.pr_number
         )
     return record.get("event") == change.event and record.get("ref") == change.ref
 

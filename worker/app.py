@@ -88,19 +88,27 @@ class Router:
         """Register `job` to run on every cron trigger."""
         self.cron_jobs.append(job)
 
+    def allowed_methods(self, path: str) -> list[str]:
+        """Return the methods `path` accepts, HEAD and OPTIONS included; [] if none."""
+        methods = {route.method for route in self.routes if route.pattern.match(path)}
+        if not methods:
+            return []
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods | {"OPTIONS"})
+
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """Return the route for `method` and `path` with its captured segments."""
-        allowed: list[str] = []
         for route in self.routes:
             match = route.pattern.match(path)
             if match is None:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
                 return route, match.groupdict()
-            allowed.append(route.method)
+        allowed = self.allowed_methods(path)
         if allowed:
             raise MethodNotAllowed(
-                f"method {method} is not allowed on {path}", allowed=sorted(allowed)
+                f"method {method} is not allowed on {path}", allowed=allowed
             )
         raise NotFound(f"no endpoint at {path}")
 
@@ -161,13 +169,10 @@ def error_headers(error: RouterError) -> dict[str, str]:
 
 def preflight(request: Request, router: Router, config: Config) -> Response:
     """Respond to a CORS preflight or OPTIONS request with the allowed methods."""
-    allowed: set[str] = set()
-    for route in router.routes:
-        if route.pattern.match(request.path):
-            allowed.add(route.method)
+    allowed = router.allowed_methods(request.path)
     if not allowed:
         raise NotFound(f"no endpoint at {request.path}")
-    methods = ", ".join(sorted(allowed | {"OPTIONS"}))
+    methods = ", ".join(allowed)
     headers = {"allow": methods}
     origin = request.header("origin")
     if origin is not None and origin in config.allowed_origins:

@@ -38,5 +38,12 @@ class Config:
             github_api_url=(text("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip(
                 "/"
             ),
-            allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+            allowed_origins=tuple(
+                normalize_origin(o) for o in origins.split(",") if o.strip()
+            ),
         )
+
+
+def normalize_origin(origin: str) -> str:
+    """Return an origin as browsers send it: lower-case, with no trailing slash."""
+    return origin.strip().rstrip("/").lower()

@@ -791,3 +791,20 @@ content_types = st.sampled_from(
 def test_decode_payload_hostile_input(body: bytes, content_type: str | None) -> None:
     with contextlib.suppress(RouterError):
         decode_payload(body, content_type)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["refs/", "refs/tags/", "main\u0000", "refs/pull/99999999999999999999/merge"],
+)
+def test_route_request_rejects_bad_ref(ref):
+    body = {"repository": "o/r", "ref": ref, "sha": "a" * 40}
+    with pytest.raises(BadRequest) as raised:
+        parse_route_request(body)
+    assert "body.ref" in str(raised.value)
+
+
+def test_route_request_rejects_pull_request_zero():
+    body = {"repository": "o/r", "ref": "main", "sha": "a" * 40, "pr_number": 0}
+    with pytest.raises(BadRequest, match="pr_number"):
+        parse_route_request(body)

@@ -10,6 +10,7 @@ from payloads import encode, make_push
 
 from shared_routing.signature import compute_signature
 from worker.app import build_router, handle
+from worker.config import Config
 from worker.http import Request, Response
 
 ROUTER = build_router()
@@ -46,8 +47,8 @@ def test_unknown_path_is_json_404():
 def test_wrong_method_is_405():
     response = call("DELETE", "/api/policy")
     assert response.status == 405
-    assert response.json()["allowed"] == ["GET", "PUT"]
-    assert response.headers["allow"] == "GET, PUT"
+    assert response.json()["allowed"] == ["GET", "HEAD", "OPTIONS", "PUT"]
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS, PUT"
 
 
 def test_missing_token_names_bearer_scheme():
@@ -61,9 +62,14 @@ def test_cors_preflight_for_allowed_origin():
     response = call("OPTIONS", "/api/policy", headers=headers, services=services)
     assert response.status == 204
     assert response.headers["access-control-allow-origin"] == "https://ops.example"
-    assert response.headers["access-control-allow-methods"] == "GET, OPTIONS, PUT"
+    assert response.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS, PUT"
     assert "Authorization" in response.headers["access-control-allow-headers"]
     assert response.headers["vary"] == "Origin"
+
+
+def test_configured_origin_is_normalized():
+    config = Config.from_env({"ALLOWED_ORIGINS": " https://Ops.Example/ ,"})
+    assert config.allowed_origins == ("https://ops.example",)
 
 
 def test_cors_headers_absent_for_other_origin():
