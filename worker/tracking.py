@@ -17,7 +17,7 @@ from typing import Any
 
 from shared_routing.costs import MICROS_PER_DOLLAR, fixed_cost_micros
 from shared_routing.errors import BadRequest, NotFound
-from shared_routing.jobs import TRACKED_EVENTS, Ignored, parse_tracked
+from shared_routing.jobs import KINDS, TRACKED_EVENTS, Ignored, parse_tracked
 from shared_routing.lifecycle import STATUSES, observation_to_dict
 from shared_routing.metrics import (
     MetricsSnapshot,
@@ -256,6 +256,9 @@ async def list_builds(
         raise BadRequest(
             f"status must be one of {', '.join(STATUSES)}", parameter="status"
         )
+    kind = query.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(KINDS)}", parameter="kind")
     limit = parse_limit(query.get("limit"))
     builds: list[dict[str, Any]] = []
     day = day_of(since)

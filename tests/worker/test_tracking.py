@@ -922,3 +922,13 @@ def test_first_seen_keeps_earliest_delivery() -> None:
     assert builds["builds"][0]["first_seen"] == NOW - 86_000
     # Received later, d1 does not move first_seen back.
     assert store.json(rollup.build_key(entity))["meta"]["first_seen"] == NOW - 86_000
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("kind", "JOB"), ("kind", "nope"), ("status", "nope")]
+)
+def test_builds_rejects_unknown_filter_value(name: str, value: str) -> None:
+    services = make_services(MemoryStore(), now=NOW)
+    with pytest.raises(BadRequest) as raised:
+        run(call(services, "/api/builds", **{name: value}))
+    assert raised.value.details["parameter"] == name
