@@ -183,6 +183,8 @@ class KeyReader:
                 self.wrong_type(where, "a string", value)
             elif not value.strip():
                 self.report(where, "must not be empty")
+            elif not value.isprintable():
+                self.report(where, f"{value!r} contains a control character")
             elif value in found:
                 self.report(where, f"{value!r} is listed twice")
             elif self._encodable(value, where) is not None:

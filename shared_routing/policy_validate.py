@@ -248,15 +248,23 @@ class _Reader(KeyReader):
         self.known_keys(table, path, POOL_KEYS)
 
         labels = self.texts(table, path, "labels")
+        seen: dict[str, str] = {}
         for index, label in enumerate(labels):
-            # Labels go into workflows' `runs-on`, where a control character
-            # breaks the YAML and `${{` would be read as an expression.
-            if not label.isprintable() or "${{" in label:
+            # Labels go into workflows' `runs-on`, where `${{` would be read as
+            # an expression, and GitHub matches runner labels without case.
+            if "${{" in label or label != label.strip():
                 self.report(
                     (*path, "labels", index),
-                    f"{label!r} is not a valid runner label; use printable "
-                    "characters and no `${{`",
+                    f"{label!r} is not a valid runner label; use no `${{{{` and "
+                    "no leading or trailing spaces",
                 )
+            elif label.casefold() in seen:
+                self.report(
+                    (*path, "labels", index),
+                    f"{label!r} repeats {seen[label.casefold()]!r}; GitHub compares "
+                    "runner labels without case",
+                )
+            seen.setdefault(label.casefold(), label)
         if "labels" not in table:
             self.report((*path, "labels"), "is missing; list the runs-on labels")
         elif table["labels"] == []:

@@ -647,8 +647,17 @@ def test_policy_nested_within_limit_reaches_validation():
     assert all("nested" not in p.message for p in raised.value.problems)
 
 
-@pytest.mark.parametrize("label", ["a\nb", "x\u0000", "${{ secrets.TOKEN }}"])
-def test_invalid_runner_label_is_rejected(label):
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("a\nb", "contains a control character"),
+        ("x\u0000", "contains a control character"),
+        ("${{ secrets.TOKEN }}", "not a valid runner label"),
+        (" lead", "not a valid runner label"),
+        ("Self-Hosted", "GitHub compares runner labels without case"),
+    ],
+)
+def test_invalid_runner_label_is_rejected(label, message):
     text = json.dumps(
         {
             "name": "labels",
@@ -661,7 +670,7 @@ def test_invalid_runner_label_is_rejected(label):
         load_policy(text, "labels.json", "json")
     [problem] = raised.value.problems
     assert problem.key == "pools.p.labels[1]"
-    assert "not a valid runner label" in problem.message
+    assert message in problem.message
 
 
 def test_too_many_rules_is_rejected():
@@ -669,7 +678,8 @@ def test_too_many_rules_is_rejected():
         f'[[rules]]\nname = "r{i}"\npool = "p"\npaths = ["d{i}/**"]\n'
         for i in range(257)
     )
-    text = f'name = "big"\nversion = "1"\ndefault_pool = "p"\n[pools.p]\nlabels = ["x"]\n{rules}'
+    header = 'name = "big"\nversion = "1"\ndefault_pool = "p"\n'
+    text = f'{header}[pools.p]\nlabels = ["x"]\n{rules}'
     with pytest.raises(PolicyInvalid) as raised:
         load_policy(text, "big.toml", "toml")
     [problem] = raised.value.problems
