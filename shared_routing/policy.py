@@ -164,6 +164,19 @@ _RULE_LISTS = (
     "message_tags",
 )
 
+# Every Rule field that decides whether the rule matches a change.
+RULE_CONDITION_FIELDS = (
+    "paths",
+    "paths_match",
+    "branches",
+    "tags",
+    "base_branches",
+    "events",
+    "labels",
+    "draft",
+    "message_tags",
+)
+
 
 @dataclass(frozen=True)
 class Policy:

@@ -14,19 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .policy import Rule
-
-_CONDITION_FIELDS = (
-    "paths",
-    "paths_match",
-    "branches",
-    "tags",
-    "base_branches",
-    "events",
-    "labels",
-    "draft",
-    "message_tags",
-)
+from .policy import RULE_CONDITION_FIELDS, Rule
 
 
 def shadowing_rule(earlier: Rule, later: Rule) -> str | None:
@@ -37,7 +25,7 @@ def shadowing_rule(earlier: Rule, later: Rule) -> str | None:
     if not earlier.conditions:
         return "has no conditions, so it matches every change"
     if all(
-        getattr(earlier, name) == getattr(later, name) for name in _CONDITION_FIELDS
+        getattr(earlier, name) == getattr(later, name) for name in RULE_CONDITION_FIELDS
     ):
         return "has the same conditions"
     if all(covers(earlier, later) for covers in _COVERS):

@@ -25,6 +25,7 @@ from .policy import (
     MODES,
     PATHS_MATCH,
     POOL_KINDS,
+    RULE_CONDITION_FIELDS,
     SELF_HOSTED,
     Policy,
     Pool,
@@ -63,21 +64,7 @@ POOL_KEYS = (
     "minute_cost",
     "runner_size",
 )
-RULE_KEYS = (
-    "name",
-    "description",
-    "pool",
-    "paths",
-    "paths_match",
-    "branches",
-    "tags",
-    "base_branches",
-    "events",
-    "labels",
-    "draft",
-    "message_tags",
-    "estimated_minutes",
-)
+RULE_KEYS = ("name", "description", "pool", *RULE_CONDITION_FIELDS, "estimated_minutes")
 
 # Events that can start a workflow, and "api" for POST /api/route requests.
 # Source: https://docs.github.com/en/actions/reference/workflows-and-actions/events-that-trigger-workflows
