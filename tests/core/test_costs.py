@@ -19,7 +19,7 @@ from shared_routing.costs import (
 )
 from shared_routing.lifecycle import AttemptState
 from shared_routing.policy import default_policy
-from tests.core.tracking_policy import rate_policy
+from tests.core.tracking_policy import finished_attempt, rate_policy
 
 POLICY: Any = rate_policy()
 
@@ -45,26 +45,7 @@ def test_requested_pool_most_specific(labels: list[str], pool: str | None) -> No
 
 
 def state(**values: Any) -> AttemptState:
-    base: dict[str, Any] = {
-        "attempt": 1,
-        "status": "completed",
-        "conclusion": "success",
-        "name": "build",
-        "github_id": 1,
-        "run_id": 1,
-        "workflow": None,
-        "sha": "a" * 40,
-        "ref": "main",
-        "labels": ("self-hosted", "vps"),
-        "runner_name": "vps-1",
-        "runner_group": "Default",
-        "created_at": 0.0,
-        "started_at": 30.0,
-        "completed_at": 150.0,
-        "deliveries": ("d1",),
-    }
-    base.update(values)
-    return AttemptState(**base)
+    return finished_attempt(**values)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from shared_routing.metrics import (
     snapshot_from_dict,
     snapshot_to_dict,
 )
-from tests.core.tracking_policy import rate_policy
+from tests.core.tracking_policy import finished_attempt, rate_policy
 
 POLICY: Any = rate_policy()
 
@@ -99,26 +99,12 @@ def test_totals_count_and_sum() -> None:
 
 
 def job_state(**values: Any) -> AttemptState:
-    base: dict[str, Any] = {
-        "attempt": 1,
-        "status": "completed",
-        "conclusion": "success",
-        "name": "build",
-        "github_id": 1,
-        "run_id": 1,
-        "workflow": None,
-        "sha": "a" * 40,
-        "ref": "main",
-        "labels": ("self-hosted", "vps"),
+    defaults: dict[str, Any] = {
         "runner_name": "kvm2-1",
-        "runner_group": "Default",
-        "created_at": 0.0,
         "started_at": 45.0,
         "completed_at": 165.0,
-        "deliveries": ("d1",),
     }
-    base.update(values)
-    return AttemptState(**base)
+    return finished_attempt(**{**defaults, **values})
 
 
 def test_contribution_marks_fallback() -> None:

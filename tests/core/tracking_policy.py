@@ -1,4 +1,4 @@
-"""A small policy with known rates for the cost and metrics tests.
+"""A small policy with known rates, and job attempts, for the cost and metrics tests.
 
 It has the attributes and methods of `shared_routing.policy.Policy` that cost
 estimation reads, with round numbers, so expected costs are easy to compute.
@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from shared_routing.lifecycle import AttemptState
 
 
 @dataclass(frozen=True)
@@ -81,3 +84,27 @@ def rate_policy() -> RatePolicy:
         ),
     ]
     return RatePolicy({pool.name: pool for pool in pools})
+
+
+def finished_attempt(**values: Any) -> AttemptState:
+    """Return a completed, successful job attempt on a VPS; `values` override fields."""
+    base: dict[str, Any] = {
+        "attempt": 1,
+        "status": "completed",
+        "conclusion": "success",
+        "name": "build",
+        "github_id": 1,
+        "run_id": 1,
+        "workflow": None,
+        "sha": "a" * 40,
+        "ref": "main",
+        "labels": ("self-hosted", "vps"),
+        "runner_name": "vps-1",
+        "runner_group": "Default",
+        "created_at": 0.0,
+        "started_at": 30.0,
+        "completed_at": 150.0,
+        "deliveries": ("d1",),
+    }
+    base.update(values)
+    return AttemptState(**base)
