@@ -232,15 +232,15 @@ def _place(
             "every self-hosted pool is down, so the GitHub-hosted last resort",
         ),
     )
-    for names, wanted, why in steps:
+    for names, required_state, explanation in steps:
         for name in names:
-            if availability.state(name) == wanted:
+            if availability.state(name) == required_state:
                 if name == routed:
                     note = (
                         f"{routed} is saturated and no pool in its fallback chain is up"
                     )
                 else:
-                    note = f"{routed} is {state}; fell back to {name} ({why})"
+                    note = f"{routed} is {state}; fell back to {name} ({explanation})"
                 trace.append(f"fallback: {note}")
                 return name, note
     scope = "every pool" if mode == "hybrid" else f"every pool the mode {mode} allows"

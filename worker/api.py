@@ -84,10 +84,10 @@ async def route(
 ) -> Response:
     """Return the runner labels for a workflow run, as `runs-on` accepts them.
 
-    Without a file list, the decision stored from the webhook for the same
-    repository, commit and push or pull request is returned, so the workflow
-    runs where the router routed it; unless the policy changed or that pool is
-    now down or saturated, in which case the router decides again.
+    Without a file list, the router returns the decision stored from the
+    webhook for the same repository, commit and push or pull request, so the
+    workflow runs where it was routed. It decides again when the policy has
+    changed since, or when that pool is now down or saturated.
     """
     data = read_json_body(request)
     change = parse_route_request(data)
@@ -129,7 +129,7 @@ def same_change(record: Mapping[str, Any], change: ChangeSet) -> bool:
 def still_valid(
     record: Mapping[str, Any], active: ActivePolicy, availability: Availability
 ) -> bool:
-    """Tell whether a stored decision holds under the current policy and pools."""
+    """Tell whether a stored decision is still right under the policy and pools now."""
     pool = record.get("pool")
     unavailable = availability.down | availability.saturated
     return (

@@ -186,7 +186,7 @@ def with_cors(request: Request, response: Response, config: Config) -> Response:
     """Add CORS headers when the request's Origin is on the allowed list.
 
     `Vary: Origin` goes on every response once origins are configured, so a
-    cache never serves one origin's answer to another.
+    cache never serves one origin's response to another.
     """
     if not config.allowed_origins:
         return response

@@ -2,9 +2,9 @@
 
 https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files returns at
 most 100 files a page and at most 3,000 files in all. GitHub waits 10 s for a
-webhook response, so the pages are fetched concurrently within a fixed budget; a
-listing that is incomplete for any reason yields a change set marked truncated,
-which the policy routes conservatively.
+webhook response, so the pages are fetched concurrently within a fixed budget.
+A listing that is incomplete for any reason yields a change set marked
+truncated, which the policy routes conservatively.
 """
 
 from __future__ import annotations

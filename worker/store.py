@@ -2,9 +2,9 @@
 
 In production the store is the Workers KV namespace `BUILD_STATE`; `entry.py`
 adapts it to `KeyValueStore`. CPython tests use an in-memory implementation.
-Workers KV is eventually consistent (a write can take about 60 s to reach other
-locations) and allows one write per second per key, so callers write one key per
-entity and never read-modify-write a shared key on the request path.
+Workers KV is eventually consistent: a write can take about 60 s to reach other
+locations. It also allows one write per second per key. So callers write one
+key per entity and never read-modify-write a shared key on the request path.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ Responder = Callable[[str, str, Mapping[str, str], bytes | None], OutboundRespon
 
 @dataclass
 class FakeHttp:
-    """An HttpClient that answers from a function and records every request."""
+    """An HttpClient that builds responses with a function and records every request."""
 
     responder: Responder | None = None
     requests: list[tuple[str, str, dict[str, str], bytes | None]] = field(

@@ -1,4 +1,4 @@
-"""No input makes the Worker answer 5xx: arbitrary requests and signed payloads."""
+"""No input makes the Worker return 5xx: arbitrary requests and signed payloads."""
 
 from __future__ import annotations
 
