@@ -70,8 +70,7 @@ async def fetch_pull_request_files(change: ChangeSet, services: Services) -> Cha
             LISTING_BUDGET_SECONDS,
         )
     truncated = failures > 0 or total > MAX_LISTED_FILES
-    # The listing is newer than the payload when commits were pushed since.
-    return change.with_paths(paths, max(total, len(set(paths))), truncated)
+    return change.with_paths(paths, total, truncated)
 
 
 async def _fetch_page(change: ChangeSet, page: int, services: Services) -> list[str]:
